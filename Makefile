@@ -1,0 +1,84 @@
+# phoneprov.mpp: two commands on a fresh Debian machine
+#   make demo   run site.yml on the lab example (localhost, lab CA, dnsmasq and nginx on loopback)
+#   make test   unit, integration, ansible-test sanity and ansible-lint (production profile)
+# Everything each needs is set up here: .venv, Debian packages (when root), the collection link.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+BUILD := $(CURDIR)/.build
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/phoneprov/mpp
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections/phoneprov/mpp
+DEB_PACKAGES := nginx dnsmasq-base openssl curl gzip
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all setup system-packages collection test unit integration sanity lint demo build changelog bench clean
+
+all: test
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Debian packages: installed with apt-get when root and missing; otherwise reported.
+system-packages:
+	@missing=""; \
+	for cmd in nginx dnsmasq openssl curl gzip; do \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$cmd"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(DEB_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing commands:$$missing (install: $(DEB_PACKAGES))" >&2; exit 1; \
+	  fi; \
+	fi
+
+# The collection is found by ansible through a link in .build/collections (ansible.cfg points there).
+collection: $(VENV)/.installed
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+setup: $(VENV)/.installed system-packages collection
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+# ansible-test needs the tree at ansible_collections/phoneprov/mpp: copy the files git knows of.
+sanity: setup
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} $(SANITY_ROOT)/ 2>/dev/null || true
+	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+lint: setup
+	$(BIN)/ansible-lint --profile production --offline
+
+test: setup unit integration sanity lint
+	@echo "make test: unit, integration, sanity and lint passed"
+
+demo: setup
+	$(BIN)/ansible-playbook -i examples/lab/inventory.yml playbooks/site.yml
+
+build: setup
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+
+changelog: setup
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog release
+
+bench: setup
+	@for b in tests/bench/*.sh tests/bench/*.py; do [ -e "$$b" ] && echo "bench: $$b"; done; true
+
+clean:
+	rm -rf $(BUILD) tests/output .pytest_cache
