@@ -58,11 +58,16 @@ integration: setup
 # ansible-test needs the tree at ansible_collections/phoneprov/mpp: copy the files git knows of.
 sanity: setup
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} $(SANITY_ROOT)/ 2>/dev/null || true
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
+	cd $(SANITY_ROOT) && git init -q && git add -A
+	@# ansible-test --venv fetches get-pip.py from a host outside the package registries: provide it.
+	@pipver=$$(grep -ohP "pip='\K[0-9.]+" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -1); \
+	  cache=$$HOME/.ansible/test/cache/get_pip_$${pipver//./_}.py; \
+	  mkdir -p $$(dirname $$cache) && cmp -s tests/sanity/get_pip_offline.py $$cache || cp tests/sanity/get_pip_offline.py $$cache
 	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
 lint: setup
-	$(BIN)/ansible-lint --profile production --offline
+	$(BIN)/ansible-lint --profile production --offline --nocolor
 
 test: setup unit integration sanity lint
 	@echo "make test: unit, integration, sanity and lint passed"
