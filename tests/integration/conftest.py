@@ -75,7 +75,7 @@ class PlaybookResult(object):
         """The result of the last task called ``name``."""
         found = [result for task_name, result in self.tasks if task_name == name]
         if not found:
-            raise KeyError('no task %r in %s' % (name, [n for n, _ in self.tasks]))
+            raise KeyError('no task %r in %s' % (name, [task[0] for task in self.tasks]))
         return found[-1]
 
     @property
@@ -133,7 +133,7 @@ def run_playbook(workdir, playbook, extra_vars=None, check=False, diff=False, ta
     if tags:
         cmd += ['--tags', tags]
     cmd += list(args)
-    proc = subprocess.run(cmd, cwd=str(workdir), env=ansible_env(env), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=str(workdir), env=ansible_env(env), capture_output=True, text=True, timeout=900, check=False)
     try:
         data = json.loads(proc.stdout)
     except ValueError:
