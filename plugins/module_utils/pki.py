@@ -1,0 +1,511 @@
+# -*- coding: utf-8 -*-
+# Copyright: phoneprov.mpp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's private crypto backend, over the ``cryptography`` library.
+
+All PKI modules (server_key, server_csr, server_cert, lab_ca, cn_dns_verify, phone_check)
+and the benchmark scripts call these functions; nothing else in the collection touches
+``cryptography`` for keys, CSRs and certificates.
+
+Fingerprints are SHA-256, written as lower-case hex pairs separated by colons
+(``3a:9f:...``, 32 pairs): :func:`public_key_fingerprint` hashes the DER
+SubjectPublicKeyInfo of a key (the same value for a private key, its public key, a CSR
+and a certificate made from it), :func:`certificate_fingerprint` hashes the DER
+certificate (``openssl x509 -fingerprint -sha256`` prints the same, upper-cased).
+
+Errors are raised as :class:`PKIError` with a message that names the problem.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime
+import re
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError as _import_exc:  # pragma: no cover - exercised by the sanity import test
+    import traceback as _traceback
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = _traceback.format_exc()
+    x509 = None
+
+
+class PKIError(ValueError):
+    """A key, CSR or certificate that cannot be used; the message names the problem."""
+
+
+_PEM_CERT = re.compile(
+    br'-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----\s.*?-----END (?:X509 |TRUSTED )?CERTIFICATE-----',
+    re.DOTALL)
+
+
+def _to_bytes(data):
+    if isinstance(data, str):
+        return data.encode('utf-8')
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    raise PKIError('expected PEM/DER data as bytes or text, got %s' % type(data).__name__)
+
+
+def _colon_hex(digest):
+    return ':'.join('%02x' % b for b in bytearray(digest))
+
+
+def _sha256(data):
+    h = hashes.Hash(hashes.SHA256())
+    h.update(data)
+    return h.finalize()
+
+
+def is_pem(data):
+    """True when ``data`` looks like PEM text (has a ``-----BEGIN`` line)."""
+    return b'-----BEGIN ' in _to_bytes(data)
+
+
+# --------------------------------------------------------------------------- certificates
+
+def load_certificate(data, what='certificate'):
+    """Load one X.509 certificate from PEM or DER bytes; the first one of a PEM bundle.
+
+    Raises PKIError when the data is neither a PEM nor a DER certificate.
+    """
+    data = _to_bytes(data)
+    if not data.strip():
+        raise PKIError('%s is empty' % what)
+    if is_pem(data):
+        match = _PEM_CERT.search(data)
+        if not match:
+            raise PKIError('%s is PEM but holds no CERTIFICATE block (found %s)'
+                           % (what, _pem_labels(data) or 'no readable block'))
+        try:
+            return x509.load_pem_x509_certificate(match.group(0).replace(b'TRUSTED ', b'').replace(b'X509 ', b''))
+        except ValueError as exc:
+            raise PKIError('%s: PEM certificate block cannot be parsed: %s' % (what, exc))
+    try:
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise PKIError('%s is neither a PEM nor a DER X.509 certificate (%s)' % (what, exc))
+
+
+def _pem_labels(data):
+    labels = re.findall(br'-----BEGIN ([A-Z0-9 ]+)-----', data)
+    return ', '.join(sorted(set(label.decode('ascii') for label in labels)))
+
+
+def load_certificates(data, what='certificate bundle'):
+    """Load every certificate of a PEM bundle (or one DER certificate) as a list, in order.
+
+    Raises PKIError when no certificate is found or one block cannot be parsed.
+    """
+    data = _to_bytes(data)
+    if not data.strip():
+        raise PKIError('%s is empty' % what)
+    if not is_pem(data):
+        return [load_certificate(data, what)]
+    blocks = _PEM_CERT.findall(data)
+    if not blocks:
+        raise PKIError('%s holds no PEM CERTIFICATE block (found %s)' % (what, _pem_labels(data) or 'none'))
+    certs = []
+    for index, block in enumerate(blocks):
+        certs.append(load_certificate(block, '%s (certificate %d)' % (what, index + 1)))
+    return certs
+
+
+def certificate_pem(cert):
+    """PEM text (str) of a certificate."""
+    return cert.public_bytes(serialization.Encoding.PEM).decode('ascii')
+
+
+def certificate_fingerprint(cert):
+    """SHA-256 over the DER certificate, lower-case colon-separated hex."""
+    return _colon_hex(_sha256(cert.public_bytes(serialization.Encoding.DER)))
+
+
+def _name_attribute(name, oid):
+    values = name.get_attributes_for_oid(oid)
+    if not values:
+        return None
+    value = values[0].value
+    return value.decode('utf-8', 'replace') if isinstance(value, bytes) else value
+
+
+def common_name(cert_or_csr):
+    """The subject CN of a certificate or CSR (first one), or None when it has none."""
+    return _name_attribute(cert_or_csr.subject, NameOID.COMMON_NAME)
+
+
+_SUBJECT_OIDS = None
+
+
+def _subject_oids():
+    global _SUBJECT_OIDS  # pylint: disable=global-statement
+    if _SUBJECT_OIDS is None:
+        _SUBJECT_OIDS = [
+            ('C', NameOID.COUNTRY_NAME), ('ST', NameOID.STATE_OR_PROVINCE_NAME),
+            ('L', NameOID.LOCALITY_NAME), ('O', NameOID.ORGANIZATION_NAME),
+            ('OU', NameOID.ORGANIZATIONAL_UNIT_NAME), ('CN', NameOID.COMMON_NAME),
+            ('emailAddress', NameOID.EMAIL_ADDRESS),
+        ]
+    return _SUBJECT_OIDS
+
+
+def name_to_dict(name):
+    """A Name as a dict of short attribute names (C, ST, L, O, OU, CN, emailAddress)."""
+    out = {}
+    for short, oid in _subject_oids():
+        value = _name_attribute(name, oid)
+        if value is not None:
+            out[short] = value
+    return out
+
+
+def build_name(attributes):
+    """An x509.Name from a dict of short names; order C, ST, L, O, OU, CN, emailAddress."""
+    known = dict(_subject_oids())
+    unknown = sorted(set(attributes) - set(known))
+    if unknown:
+        raise PKIError('unknown subject attribute(s) %s; allowed: %s'
+                       % (', '.join(unknown), ', '.join(k for k, _ in _subject_oids())))
+    parts = []
+    for short, oid in _subject_oids():
+        value = attributes.get(short)
+        if value is None or value == '':
+            continue
+        if short == 'C' and len(str(value)) != 2:
+            raise PKIError('subject C must be a two-letter country code, got %r' % (value,))
+        try:
+            parts.append(x509.NameAttribute(oid, str(value)))
+        except ValueError as exc:
+            raise PKIError('subject %s=%r: %s' % (short, value, exc))
+    return x509.Name(parts)
+
+
+def name_rfc4514(name):
+    """RFC 4514 string of a Name (as nginx prints ``$ssl_client_s_dn``)."""
+    return name.rfc4514_string()
+
+
+# --------------------------------------------------------------------------- keys
+
+def public_key_fingerprint(key):
+    """SHA-256 over the DER SubjectPublicKeyInfo, lower-case colon-separated hex.
+
+    ``key`` may be a private key, a public key, a certificate or a CSR.
+    """
+    if hasattr(key, 'public_key'):
+        key = key.public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return _colon_hex(_sha256(der))
+
+
+CURVES = {}
+if HAS_CRYPTOGRAPHY:
+    CURVES = {'P-256': ec.SECP256R1, 'P-384': ec.SECP384R1}
+CURVE_ALIASES = {'p-256': 'P-256', 'p256': 'P-256', 'secp256r1': 'P-256', 'prime256v1': 'P-256',
+                 'p-384': 'P-384', 'p384': 'P-384', 'secp384r1': 'P-384'}
+RSA_SIZES = (1024, 2048, 3072, 4096)
+WEAK_RSA_SIZES = (1024,)
+
+
+def normalize_curve(curve):
+    """P-256 or P-384 from any common spelling; PKIError otherwise."""
+    name = CURVE_ALIASES.get(str(curve).strip().lower())
+    if name is None:
+        raise PKIError('unsupported curve %r; use P-256 or P-384' % (curve,))
+    return name
+
+
+def key_description(key):
+    """(type, size, curve) of a private or public key: ('rsa', 2048, None) or ('ecc', 256, 'P-256')."""
+    if hasattr(key, 'public_key') and not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        pub = key.public_key()
+    else:
+        pub = key
+    if isinstance(pub, rsa.RSAPublicKey):
+        return 'rsa', pub.key_size, None
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        for name, cls in CURVES.items():
+            if isinstance(pub.curve, cls):
+                return 'ecc', pub.curve.key_size, name
+        return 'ecc', pub.curve.key_size, pub.curve.name
+    return type(pub).__name__, None, None
+
+
+def generate_private_key(key_type='rsa', size=2048, curve='P-256'):
+    """A new RSA (``size`` bits) or ECC (``curve``) private key."""
+    if key_type == 'rsa':
+        if int(size) not in RSA_SIZES:
+            raise PKIError('unsupported RSA size %r; use one of %s' % (size, ', '.join(str(s) for s in RSA_SIZES)))
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(size))
+    if key_type == 'ecc':
+        return ec.generate_private_key(CURVES[normalize_curve(curve)]())
+    raise PKIError('unsupported key type %r; use rsa or ecc' % (key_type,))
+
+
+def private_key_pem(key, passphrase=None):
+    """PEM bytes (PKCS#8) of a private key, encrypted with ``passphrase`` when given."""
+    if passphrase:
+        encryption = serialization.BestAvailableEncryption(_to_bytes(passphrase))
+    else:
+        encryption = serialization.NoEncryption()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def load_private_key(data, passphrase=None, what='private key'):
+    """Load a PEM or DER private key, decrypting with ``passphrase``.
+
+    Raises PKIError naming the problem: empty, not a key, encrypted without passphrase,
+    wrong passphrase, passphrase given for an unencrypted key.
+    """
+    data = _to_bytes(data)
+    if not data.strip():
+        raise PKIError('%s is empty' % what)
+    password = _to_bytes(passphrase) if passphrase else None
+    encrypted = b'ENCRYPTED' in data
+    loader = serialization.load_pem_private_key if is_pem(data) else serialization.load_der_private_key
+    try:
+        return loader(data, password=password)
+    except TypeError as exc:
+        text = str(exc)
+        if password is None:
+            raise PKIError('%s is encrypted; a passphrase is required' % what)
+        if 'not encrypted' in text:
+            raise PKIError('%s is not encrypted, but a passphrase was given' % what)
+        raise PKIError('%s cannot be loaded: %s' % (what, text))
+    except ValueError as exc:
+        if password is not None and (encrypted or 'decrypt' in str(exc).lower() or 'password' in str(exc).lower()):
+            raise PKIError('%s cannot be decrypted: wrong passphrase' % what)
+        raise PKIError('%s is not a readable PEM or DER private key (%s)' % (what, exc))
+    except UnsupportedAlgorithm as exc:
+        raise PKIError('%s uses an unsupported algorithm: %s' % (what, exc))
+
+
+def key_matches(private_key, cert_or_csr_or_public):
+    """True when the private key belongs to the certificate/CSR/public key."""
+    return public_key_fingerprint(private_key) == public_key_fingerprint(cert_or_csr_or_public)
+
+
+# --------------------------------------------------------------------------- CSRs
+
+DIGESTS = {}
+if HAS_CRYPTOGRAPHY:
+    DIGESTS = {'sha256': hashes.SHA256, 'sha384': hashes.SHA384, 'sha512': hashes.SHA512,
+               'sha1': hashes.SHA1, 'md5': hashes.MD5}
+WEAK_DIGESTS = ('md5', 'sha1')
+
+
+def load_csr(data, what='CSR'):
+    """Load a PEM or DER certificate signing request; PKIError otherwise."""
+    data = _to_bytes(data)
+    if not data.strip():
+        raise PKIError('%s is empty' % what)
+    try:
+        if is_pem(data):
+            return x509.load_pem_x509_csr(data)
+        return x509.load_der_x509_csr(data)
+    except ValueError as exc:
+        raise PKIError('%s is not a readable PEM or DER certificate signing request (%s)' % (what, exc))
+
+
+def csr_pem(csr):
+    """PEM text (str) of a CSR."""
+    return csr.public_bytes(serialization.Encoding.PEM).decode('ascii')
+
+
+def parse_san(entry):
+    """An x509.GeneralName from ``DNS:name``, ``IP:addr``, ``email:x`` or ``URI:x``."""
+    import ipaddress
+    if not isinstance(entry, str) or ':' not in entry:
+        raise PKIError('subject alternative name %r must be written TYPE:value (DNS:pv.example.net, IP:192.0.2.1)'
+                       % (entry,))
+    kind, value = entry.split(':', 1)
+    kind = kind.strip().upper()
+    value = value.strip()
+    if not value:
+        raise PKIError('subject alternative name %r has an empty value' % (entry,))
+    if kind == 'DNS':
+        return x509.DNSName(value)
+    if kind in ('IP', 'IP ADDRESS'):
+        try:
+            return x509.IPAddress(ipaddress.ip_address(value))
+        except ValueError:
+            raise PKIError('subject alternative name %r: %r is not an IP address' % (entry, value))
+    if kind in ('EMAIL', 'RFC822'):
+        return x509.RFC822Name(value)
+    if kind == 'URI':
+        return x509.UniformResourceIdentifier(value)
+    raise PKIError('subject alternative name %r: unsupported type %s (use DNS, IP, email or URI)' % (entry, kind))
+
+
+def format_san(general_name):
+    """``DNS:name`` / ``IP:addr`` / ``email:x`` / ``URI:x`` text of an x509.GeneralName."""
+    if isinstance(general_name, x509.DNSName):
+        return 'DNS:%s' % general_name.value
+    if isinstance(general_name, x509.IPAddress):
+        return 'IP:%s' % general_name.value
+    if isinstance(general_name, x509.RFC822Name):
+        return 'email:%s' % general_name.value
+    if isinstance(general_name, x509.UniformResourceIdentifier):
+        return 'URI:%s' % general_name.value
+    return '%s:%s' % (type(general_name).__name__, general_name.value)
+
+
+def subject_alt_names(cert_or_csr):
+    """List of ``TYPE:value`` SAN strings of a certificate or CSR (empty when it has none)."""
+    try:
+        ext = cert_or_csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return [format_san(name) for name in ext.value]
+
+
+def normalize_sans(entries):
+    """Canonical ``TYPE:value`` strings for a list of SAN entries (validated)."""
+    return [format_san(parse_san(entry)) for entry in entries]
+
+
+def hash_name(algorithm):
+    """'sha256' etc. for a signature hash algorithm object (None when there is none)."""
+    return algorithm.name if algorithm is not None else None
+
+
+def build_csr(private_key, subject, sans=None, digest='sha256'):
+    """A CSR signed by ``private_key`` for subject dict ``subject`` and SAN strings ``sans``."""
+    builder = x509.CertificateSigningRequestBuilder().subject_name(build_name(subject))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName([parse_san(s) for s in sans]), critical=False)
+    if digest not in DIGESTS:
+        raise PKIError('unsupported digest %r; use one of %s' % (digest, ', '.join(sorted(DIGESTS))))
+    try:
+        return builder.sign(private_key, DIGESTS[digest]())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise PKIError('cannot sign the CSR with %s: %s' % (digest, exc))
+
+
+# --------------------------------------------------------------------------- validity and chains
+
+def utcnow():
+    """Timezone-aware now in UTC."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def not_valid_before(cert):
+    """Timezone-aware notBefore."""
+    if hasattr(cert, 'not_valid_before_utc'):
+        return cert.not_valid_before_utc
+    return cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+
+
+def not_valid_after(cert):
+    """Timezone-aware notAfter."""
+    if hasattr(cert, 'not_valid_after_utc'):
+        return cert.not_valid_after_utc
+    return cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
+def days_remaining(cert, now=None):
+    """Whole days until notAfter (negative when expired)."""
+    now = now or utcnow()
+    return int((not_valid_after(cert) - now).total_seconds() // 86400)
+
+
+def validity_problem(cert, now=None):
+    """'expired on ...' / 'not yet valid until ...' or None."""
+    now = now or utcnow()
+    if now < not_valid_before(cert):
+        return 'is not yet valid: notBefore is %s (now %s)' % (
+            not_valid_before(cert).strftime('%Y-%m-%d %H:%M:%S UTC'), now.strftime('%Y-%m-%d %H:%M:%S UTC'))
+    if now > not_valid_after(cert):
+        return 'has expired: notAfter was %s (now %s)' % (
+            not_valid_after(cert).strftime('%Y-%m-%d %H:%M:%S UTC'), now.strftime('%Y-%m-%d %H:%M:%S UTC'))
+    return None
+
+
+def extended_key_usages(cert):
+    """List of EKU dotted names/short names ('serverAuth', 'clientAuth', ...) or None when absent."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        return None
+    names = {ExtendedKeyUsageOID.SERVER_AUTH: 'serverAuth', ExtendedKeyUsageOID.CLIENT_AUTH: 'clientAuth',
+             ExtendedKeyUsageOID.CODE_SIGNING: 'codeSigning', ExtendedKeyUsageOID.EMAIL_PROTECTION: 'emailProtection',
+             ExtendedKeyUsageOID.TIME_STAMPING: 'timeStamping', ExtendedKeyUsageOID.OCSP_SIGNING: 'OCSPSigning'}
+    return [names.get(oid, oid.dotted_string) for oid in ext.value]
+
+
+def signed_by(cert, issuer):
+    """True when ``issuer``'s key verifies ``cert``'s signature and the names link."""
+    if cert.issuer != issuer.subject:
+        return False
+    pub = issuer.public_key()
+    try:
+        if isinstance(pub, rsa.RSAPublicKey):
+            pub.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+        elif isinstance(pub, ec.EllipticCurvePublicKey):
+            pub.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        else:
+            pub.verify(cert.signature, cert.tbs_certificate_bytes)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def csr_signature_valid(csr):
+    """True when the CSR's self-signature verifies."""
+    return bool(csr.is_signature_valid)
+
+
+def build_chain(leaf, intermediates, roots, now=None):
+    """Chain ``leaf`` through ``intermediates`` to one of ``roots``.
+
+    Returns the list [leaf, intermediate..., root]. Raises PKIError naming why no chain
+    was found (unknown issuer, bad signature, an expired intermediate or root).
+    """
+    now = now or utcnow()
+    chain = [leaf]
+    current = leaf
+    pool = list(intermediates)
+    for _depth in range(len(pool) + 2):
+        for root in roots:
+            if signed_by(current, root):
+                problem = validity_problem(root, now)
+                if problem:
+                    raise PKIError('the trusted CA %s %s' % (name_rfc4514(root.subject), problem))
+                chain.append(root)
+                return chain
+        nxt = None
+        for candidate in pool:
+            if signed_by(current, candidate):
+                nxt = candidate
+                break
+        if nxt is None:
+            raise PKIError('does not chain to a trusted CA: no certificate in ca_path%s signed %s (issuer %s)'
+                           % (' or chain_path' if intermediates else '', name_rfc4514(current.subject),
+                              name_rfc4514(current.issuer)))
+        problem = validity_problem(nxt, now)
+        if problem:
+            raise PKIError('intermediate CA %s %s' % (name_rfc4514(nxt.subject), problem))
+        pool.remove(nxt)
+        chain.append(nxt)
+        current = nxt
+    raise PKIError('does not chain to a trusted CA (chain loop)')
+
+
+def serial_hex(cert):
+    """The serial number as upper-case hex with colons (as openssl prints it)."""
+    text = '%X' % cert.serial_number
+    if len(text) % 2:
+        text = '0' + text
+    return ':'.join(text[i:i + 2] for i in range(0, len(text), 2))
+
+
+def hexlify(data):
+    """Plain lower-case hex."""
+    return binascii.hexlify(data).decode('ascii')
