@@ -509,3 +509,187 @@ def serial_hex(cert):
 def hexlify(data):
     """Plain lower-case hex."""
     return binascii.hexlify(data).decode('ascii')
+
+
+# --------------------------------------------------------------------------- signing (lab CA)
+
+_OFFSET = re.compile(r'^\s*([+-]?)\s*(\d+)\s*([smhdw]?)\s*$')
+_OFFSET_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800, '': 86400}
+
+
+def parse_time(value, now=None):
+    """An aware datetime from a relative offset or an absolute time.
+
+    Relative: ``+365d``, ``-10d``, ``+12h``, ``-30m``, ``+0s``, ``2w`` (units s, m, h, d, w;
+    no unit means days). Absolute: ISO 8601 (``2030-01-01``, ``2030-01-01T00:00:00Z``) or
+    ASN.1 ``YYYYMMDDHHMMSSZ``. PKIError on anything else.
+    """
+    now = now or utcnow()
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    if isinstance(value, int):
+        return now + datetime.timedelta(days=value)
+    text = str(value).strip()
+    match = _OFFSET.match(text)
+    if match:
+        sign, number, unit = match.groups()
+        seconds = int(number) * _OFFSET_UNITS[unit]
+        return now - datetime.timedelta(seconds=seconds) if sign == '-' else now + datetime.timedelta(seconds=seconds)
+    for fmt in ('%Y%m%d%H%M%SZ', '%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d'):
+        try:
+            return datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise PKIError('time %r is neither a relative offset (+365d, -10d, +12h) nor an absolute date '
+                       '(2030-01-01T00:00:00Z)' % (value,))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def validity_window(days=365, not_before=None, not_after=None, now=None):
+    """(not_before, not_after) aware datetimes; defaults: now - 5 minutes, not_before + days."""
+    now = now or utcnow()
+    start = parse_time(not_before, now) if not_before not in (None, '') else now - datetime.timedelta(minutes=5)
+    end = parse_time(not_after, now) if not_after not in (None, '') else now + datetime.timedelta(days=int(days))
+    if end <= start:
+        raise PKIError('not_after (%s) must be later than not_before (%s)'
+                       % (end.strftime('%Y-%m-%d %H:%M:%S UTC'), start.strftime('%Y-%m-%d %H:%M:%S UTC')))
+    return start, end
+
+
+def window_matches(cert, start, end, tolerance=datetime.timedelta(days=1)):
+    """True when the certificate's validity lies within ``tolerance`` of (start, end)."""
+    return (abs(not_valid_before(cert) - start) <= tolerance and abs(not_valid_after(cert) - end) <= tolerance)
+
+
+def _sign_hash(key):
+    return hashes.SHA256() if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else None
+
+
+def create_ca_certificate(key, subject, days=3650, path_length=None):
+    """A self-signed CA certificate for ``key`` with subject dict ``subject``."""
+    name = build_name(subject)
+    now = utcnow()
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    builder = (x509.CertificateBuilder()
+               .subject_name(name).issuer_name(name)
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=int(days)))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                            key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                            encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(ski, critical=False))
+    return builder.sign(key, _sign_hash(key))
+
+
+def is_ca(cert):
+    """True when basicConstraints says CA:TRUE."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _leaf_builder(subject_name, public_key, ca_cert, ca_key, start, end, eku_oid):
+    usage_kwargs = dict(digital_signature=True, content_commitment=False,
+                        key_encipherment=isinstance(public_key, rsa.RSAPublicKey), data_encipherment=False,
+                        key_agreement=False, key_cert_sign=False, crl_sign=False,
+                        encipher_only=False, decipher_only=False)
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject_name).issuer_name(ca_cert.subject)
+               .public_key(public_key)
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(start).not_valid_after(end)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(**usage_kwargs), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([eku_oid]), critical=False)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+    except x509.ExtensionNotFound:
+        pass
+    return builder
+
+
+def sign_csr(csr, ca_cert, ca_key, days=365, not_before=None, not_after=None, usage='serverAuth'):
+    """Sign a server CSR: subject and SANs from the CSR, EKU ``usage`` (serverAuth by default)."""
+    if not csr.is_signature_valid:
+        raise PKIError('the CSR signature does not verify (corrupted CSR or not signed by its key)')
+    start, end = validity_window(days, not_before, not_after)
+    eku = ExtendedKeyUsageOID.SERVER_AUTH if usage == 'serverAuth' else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = _leaf_builder(csr.subject, csr.public_key(), ca_cert, ca_key, start, end, eku)
+    sans = subject_alt_names(csr)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName([parse_san(s) for s in sans]), critical=False)
+    return builder.sign(ca_key, _sign_hash(ca_key))
+
+
+GENERIC_CLIENT_SUBJECT = {'OU': 'cisco.com', 'L': 'ciscogeneric', 'ST': 'ciscogeneric'}
+
+
+def client_subject_attributes(mac=None, model=None, serial=None, generic=False, organization=None):
+    """Subject dict of a phone client certificate: OU=model, L=serial, ST=$MA (or the generic one)."""
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
+    if generic:
+        subject = dict(GENERIC_CLIENT_SUBJECT)
+    else:
+        if not mac:
+            raise PKIError('a phone client certificate needs the phone\'s mac (or generic: true)')
+        try:
+            ma = normalize_mac(mac)
+        except MACError as exc:
+            raise PKIError(str(exc))
+        subject = {'OU': str(model or 'CP-8841-3PCC'), 'L': str(serial or ma.upper()), 'ST': ma}
+    if organization:
+        subject['O'] = organization
+    return subject
+
+
+def issue_certificate(subject, public_key, ca_cert, ca_key, days=365, not_before=None, not_after=None,
+                      usage='clientAuth', sans=None):
+    """Sign ``public_key`` for subject dict ``subject`` with EKU ``usage``."""
+    start, end = validity_window(days, not_before, not_after)
+    eku = ExtendedKeyUsageOID.CLIENT_AUTH if usage == 'clientAuth' else ExtendedKeyUsageOID.SERVER_AUTH
+    builder = _leaf_builder(build_name(subject), public_key, ca_cert, ca_key, start, end, eku)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName([parse_san(s) for s in sans]), critical=False)
+    return builder.sign(ca_key, _sign_hash(ca_key))
+
+
+def issue_client_certificate(ca_cert, ca_key, mac=None, model=None, serial=None, generic=False,
+                             key_type='rsa', key_size=2048, curve='P-256', days=365,
+                             not_before=None, not_after=None, private_key=None):
+    """Mint a phone client certificate and its key; returns ``(certificate, private_key)``.
+
+    Plain Python for benchmark scripts, e.g.::
+
+        ca_cert = load_certificate(open('ca/client-ca.crt', 'rb').read())
+        ca_key = load_private_key(open('ca/client-ca.key', 'rb').read())
+        cert, key = issue_client_certificate(ca_cert, ca_key, mac='000e08abcdef', key_type='ecc')
+        open('x.crt', 'w').write(certificate_pem(cert)); open('x.key', 'wb').write(private_key_pem(key))
+    """
+    subject = client_subject_attributes(mac, model, serial, generic)
+    key = private_key or generate_private_key(key_type, key_size, curve)
+    cert = issue_certificate(subject, key.public_key(), ca_cert, ca_key, days, not_before, not_after, 'clientAuth')
+    return cert, key
+
+
+def issued_by_matches(cert, ca_cert, subject_name=None, public_key=None, sans=None):
+    """True when ``cert`` was signed by ``ca_cert`` and carries the given subject/key/SANs."""
+    if not signed_by(cert, ca_cert):
+        return False
+    if subject_name is not None and cert.subject != subject_name:
+        return False
+    if public_key is not None and public_key_fingerprint(cert) != public_key_fingerprint(public_key):
+        return False
+    if sans is not None and sorted(subject_alt_names(cert)) != sorted(sans):
+        return False
+    return True
