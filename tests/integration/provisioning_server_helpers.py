@@ -1,0 +1,356 @@
+# -*- coding: utf-8 -*-
+"""Drive the one system nginx through the ``phoneprov.mpp.provisioning_server`` role in tests.
+
+Several test modules (this area's and engineer "phonecheck"'s) use the machine's single system
+nginx (``/etc/nginx``, ``service nginx ...``). Everything here serialises on an exclusive
+``fcntl.flock`` on ``/tmp/mpp-system-nginx.lock``.
+
+API (import from a test module in tests/integration: ``from provisioning_server_helpers import ...``)
+
+``system_nginx_lock(timeout=900)``
+    Context manager: holds the exclusive lock while the block runs (waits for it up to ``timeout``
+    seconds, then raises TimeoutError).
+
+``make_pki(directory, fqdn='prov.mpp.test', phones=DEFAULT_PHONES)`` -> ``PhonePKI``
+    Phone-like PKI made with the real openssl CLI: a server CA (stand-in for Cisco's server
+    root) and a server certificate for ``fqdn`` (SAN DNS:fqdn, IP:127.0.0.1), a phone client
+    root CA, one client certificate per phone (``OU``=model, ``L``=serial, ``ST``=MAC as given),
+    the generic pre-2.0 certificate (``OU=cisco.com, L=ciscogeneric, ST=ciscogeneric``) and a
+    client certificate from a CA the server does not trust.
+    ``PhonePKI`` attributes: ``server_ca``, ``server_cert``, ``server_key``, ``client_ca``,
+    ``phones`` (list of dicts mac/model/serial/cert/key, ``mac`` as written in the subject),
+    ``generic`` and ``untrusted`` (dicts cert/key), ``phone(mac)`` -> that phone's dict.
+
+``running_server(workdir, pki=None, port=None, extra_vars=None, profiles=None)``
+    Context manager yielding a ``ProvisioningServer``: takes the lock, makes a PKI when none is
+    given, deploys the role on localhost (``mpp_server_listen_address`` 127.0.0.1, a free high
+    port, docroot and shared dir in a fresh world-readable directory under /tmp, JSON access
+    log in ``workdir``), writes ``profiles`` ({mac: text}) into the docroot, and on exit stops
+    nginx, removes the role's site and releases the lock. Raises AssertionError with the
+    playbook output when the deployment fails.
+
+``ProvisioningServer``
+    ``.port``, ``.fqdn``, ``.pki``, ``.docroot``, ``.shared_dir``, ``.access_log``,
+    ``.vars`` (the role variables used), ``.url(path)`` (``https://<fqdn>:<port><path>``),
+    ``.profile_url(mac)``, ``.deploy(extra_vars=None, check=False, diff=False)`` ->
+    PlaybookResult (runs the role again with ``.vars`` updated by ``extra_vars``),
+    ``.write_profile(mac, text)``, ``.write_shared(name, text)``,
+    ``.curl(path, client=None, method='GET')`` -> ``CurlResult`` (``.status`` (0 when no HTTP
+    answer), ``.headers`` (dict, lower-case names), ``.body``, ``.rc``, ``.stderr``);
+    ``client`` is a phone's MAC (as in ``make_pki``), ``'generic'``, ``'untrusted'``, a dict
+    with cert/key, or None for no client certificate. ``.log_lines()`` -> parsed JSON access
+    log lines.
+
+``nginx_pids()`` -> (master pid or None, sorted list of worker pids)
+``stop_system_nginx()`` stops the system nginx (``service nginx stop``, then the pid file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from conftest import REPO, free_port, openssl, run_playbook
+
+SYSTEM_NGINX_LOCK = '/tmp/mpp-system-nginx.lock'
+NGINX_PID_FILE = '/run/nginx.pid'
+SITE_NAME = 'phoneprov-mpp'
+DEFAULT_PHONES = (
+    {'mac': '000e08abcdef', 'model': 'CP-8841-3PCC', 'serial': 'FCH1234ABCD'},
+    {'mac': '00562b043615', 'model': 'CP-7841-3PCC', 'serial': 'FCH5678EFGH'},
+)
+
+ROLE_PLAY = '''
+- name: Provisioning server under test
+  hosts: localhost
+  gather_facts: true
+  gather_subset: [min]
+  roles:
+    - role: phoneprov.mpp.provisioning_server
+'''
+
+
+@contextlib.contextmanager
+def system_nginx_lock(timeout=900):
+    """Hold the exclusive lock on the system nginx for the duration of the block."""
+    handle = open(SYSTEM_NGINX_LOCK, 'a+')  # pylint: disable=consider-using-with
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError('system nginx lock %s still held after %ss' % (SYSTEM_NGINX_LOCK, timeout))
+                time.sleep(0.2)
+        yield
+    finally:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            handle.close()
+
+
+class PhonePKI(object):
+    """Paths of the test PKI's files (see make_pki)."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.server_ca = None
+        self.server_cert = None
+        self.server_key = None
+        self.client_ca = None
+        self.phones = []
+        self.generic = None
+        self.untrusted = None
+
+    def phone(self, mac):
+        for phone in self.phones:
+            if phone['mac'] == mac:
+                return phone
+        raise KeyError('no phone %r in the test PKI' % (mac,))
+
+
+def _ca(directory, name, subject):
+    key = directory / ('%s.key' % name)
+    cert = directory / ('%s.crt' % name)
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', str(key), '-out', str(cert),
+            '-days', '30', '-subj', subject, '-addext', 'basicConstraints=critical,CA:true',
+            '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+    return cert, key
+
+
+def _signed(directory, name, subject, ca, extensions):
+    key = directory / ('%s.key' % name)
+    csr = directory / ('%s.csr' % name)
+    cert = directory / ('%s.crt' % name)
+    ext = directory / ('%s.ext' % name)
+    ext.write_text(extensions)
+    openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', str(key), '-out', str(csr), '-subj', subject)
+    openssl('x509', '-req', '-in', str(csr), '-CA', str(ca[0]), '-CAkey', str(ca[1]), '-CAcreateserial',
+            '-out', str(cert), '-days', '30', '-extfile', str(ext))
+    os.chmod(str(key), 0o600)
+    return {'cert': str(cert), 'key': str(key)}
+
+
+CLIENT_EXT = 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
+
+
+def make_pki(directory, fqdn='prov.mpp.test', phones=DEFAULT_PHONES):
+    """Build the test PKI with the openssl CLI into ``directory``; returns a PhonePKI."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = PhonePKI(directory)
+    server_ca = _ca(directory, 'server-ca', '/O=Lab/CN=Lab Server CA Root')
+    client_ca = _ca(directory, 'client-ca', '/O=Lab/CN=Lab Multiplatform Phone CA Client Root')
+    rogue_ca = _ca(directory, 'rogue-ca', '/O=Rogue/CN=Rogue Client CA')
+    server = _signed(directory, 'server', '/CN=%s' % fqdn, server_ca,
+                     'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment\n'
+                     'extendedKeyUsage=serverAuth\nsubjectAltName=DNS:%s,IP:127.0.0.1\n' % fqdn)
+    pki.server_ca, pki.server_cert, pki.server_key = str(server_ca[0]), server['cert'], server['key']
+    pki.client_ca = str(client_ca[0])
+    for index, phone in enumerate(phones):
+        subject = '/CN=%s/OU=%s/L=%s/ST=%s' % (phone.get('model', 'CP-8841-3PCC'), phone.get('model', 'CP-8841-3PCC'),
+                                               phone.get('serial', 'SN%04d' % index), phone['mac'])
+        files = _signed(directory, 'phone%d' % index, subject, client_ca, CLIENT_EXT)
+        entry = dict(phone)
+        entry.update(files)
+        pki.phones.append(entry)
+    pki.generic = _signed(directory, 'generic', '/OU=cisco.com/L=ciscogeneric/ST=ciscogeneric', client_ca, CLIENT_EXT)
+    pki.untrusted = _signed(directory, 'untrusted', '/OU=CP-8841-3PCC/L=FCH0000ROGUE/ST=%s' % phones[0]['mac'],
+                            rogue_ca, CLIENT_EXT)
+    return pki
+
+
+class CurlResult(object):
+    """One real curl request's outcome."""
+
+    def __init__(self, proc, headers_file, body_file):
+        self.rc = proc.returncode
+        self.stderr = proc.stderr
+        self.status = int(proc.stdout.strip() or 0)
+        self.body = body_file.read_bytes() if body_file.exists() else b''
+        self.headers = {}
+        if headers_file.exists():
+            for line in headers_file.read_text(errors='replace').splitlines():
+                name, sep, value = line.partition(':')
+                if sep and not line.startswith('HTTP/'):
+                    self.headers[name.strip().lower()] = value.strip()
+
+    def __repr__(self):
+        return 'CurlResult(status=%s, rc=%s, stderr=%r)' % (self.status, self.rc, self.stderr[-300:])
+
+
+def nginx_pids():
+    """(master pid or None, sorted worker pids) of the system nginx."""
+    try:
+        master = int(Path(NGINX_PID_FILE).read_text().strip())
+        os.kill(master, 0)
+    except (OSError, ValueError):
+        return None, []
+    workers = []
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / 'stat').read_text()
+            cmdline = (entry / 'cmdline').read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(')', 1)[1].split()[1])
+        if ppid == master and b'nginx: worker' in cmdline:
+            workers.append(int(entry.name))
+    return master, sorted(workers)
+
+
+def stop_system_nginx():
+    """Stop the system nginx: the init script first, then the master's pid if still alive."""
+    subprocess.run(['service', 'nginx', 'stop'], capture_output=True, check=False, timeout=60)
+    master, _ = nginx_pids()
+    if master:
+        try:
+            os.kill(master, 15)
+        except OSError:
+            pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and nginx_pids()[0]:
+            time.sleep(0.1)
+
+
+def remove_site(site_name=SITE_NAME):
+    """Remove the role's site files from /etc/nginx (Debian and conf.d layouts)."""
+    for path in ('/etc/nginx/sites-enabled/%s.conf' % site_name, '/etc/nginx/sites-available/%s.conf' % site_name,
+                 '/etc/nginx/conf.d/%s.conf' % site_name):
+        if os.path.lexists(path):
+            os.unlink(path)
+    shutil.rmtree('/etc/nginx/%s' % site_name, ignore_errors=True)
+
+
+class ProvisioningServer(object):
+    """The role deployed on the system nginx, with the test's PKI and files."""
+
+    def __init__(self, workdir, pki, port, extra_vars=None):
+        self.workdir = Path(workdir)
+        self.pki = pki
+        self.port = port
+        self.fqdn = 'prov.mpp.test'
+        # nginx workers run as www-data: the served tree must be readable by them.
+        self.root = Path(tempfile.mkdtemp(prefix='mpp-server-', dir='/tmp'))
+        os.chmod(str(self.root), 0o755)
+        self.docroot = self.root / 'profiles'
+        self.shared_dir = self.root / 'shared'
+        self.access_log = self.workdir / 'logs' / 'mpp-access.log'
+        self.vars = {
+            'mpp_server_fqdn': self.fqdn,
+            'mpp_server_listen_address': '127.0.0.1',
+            'mpp_server_port': port,
+            'mpp_server_cert_path': pki.server_cert,
+            'mpp_server_key_path': pki.server_key,
+            'mpp_server_client_ca': pki.client_ca,
+            'mpp_server_docroot': str(self.docroot),
+            'mpp_server_shared_dir': str(self.shared_dir),
+            'mpp_server_access_log': str(self.access_log),
+            'mpp_server_error_log': str(self.workdir / 'logs' / 'mpp-error.log'),
+            'mpp_server_install': False,
+        }
+        self.vars.update(extra_vars or {})
+        self._runs = 0
+
+    def deploy(self, extra_vars=None, check=False, diff=False):
+        """Run the role with ``self.vars`` (updated by ``extra_vars``) and return the PlaybookResult."""
+        if extra_vars:
+            self.vars.update(extra_vars)
+        self._runs += 1
+        return run_playbook(self.workdir / ('run%d' % self._runs), ROLE_PLAY, extra_vars=self.vars,
+                            check=check, diff=diff)
+
+    def url(self, path):
+        return 'https://%s:%d%s' % (self.fqdn, self.port, path)
+
+    def profile_url(self, mac):
+        return self.url('%s%s.xml' % (self.vars.get('mpp_server_url_path', '/cfg/'), mac))
+
+    def write_profile(self, mac, text):
+        path = self.docroot / ('%s.xml' % mac)
+        path.write_text(text)
+        os.chmod(str(path), 0o644)
+        return path
+
+    def write_shared(self, name, text):
+        path = self.shared_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.chmod(str(path), 0o644)
+        return path
+
+    def _client(self, client):
+        if client is None:
+            return None
+        if isinstance(client, dict):
+            return client
+        if client == 'generic':
+            return self.pki.generic
+        if client == 'untrusted':
+            return self.pki.untrusted
+        return self.pki.phone(client)
+
+    def curl(self, path, client=None, method='GET', raw_path=False, timeout=20):
+        """One request with real curl; ``path`` is sent as is when ``raw_path`` (no dot-segment squashing)."""
+        tag = '%d' % time.monotonic_ns()
+        headers_file = self.workdir / ('h-%s' % tag)
+        body_file = self.workdir / ('b-%s' % tag)
+        cmd = ['curl', '-sS', '-o', str(body_file), '-D', str(headers_file), '-w', '%{http_code}',
+               '--max-time', str(timeout), '--cacert', self.pki.server_ca,
+               '--resolve', '%s:%d:127.0.0.1' % (self.fqdn, self.port), '-X', method,
+               '-A', 'Cisco-CP-8841-3PCC/12.0.1 (test)']
+        if raw_path:
+            cmd.append('--path-as-is')
+        files = self._client(client)
+        if files:
+            cmd += ['--cert', files['cert'], '--key', files['key']]
+        cmd.append(self.url(path))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10, check=False)
+        return CurlResult(proc, headers_file, body_file)
+
+    def log_lines(self):
+        if not self.access_log.exists():
+            return []
+        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
+
+    def cleanup(self):
+        shutil.rmtree(str(self.root), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_server(workdir, pki=None, port=None, extra_vars=None, profiles=None):
+    """Lock the system nginx, deploy the role, yield a ProvisioningServer; stop and clean up after."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with system_nginx_lock():
+        if pki is None:
+            pki = make_pki(workdir / 'pki')
+        server = ProvisioningServer(workdir, pki, port or free_port(), extra_vars)
+        try:
+            result = server.deploy()
+            if result.rc != 0:
+                raise AssertionError('provisioning_server role failed (rc=%s):\n%s\n%s'
+                                     % (result.rc, result.stdout[-6000:], result.stderr[-3000:]))
+            for mac, text in (profiles or {}).items():
+                server.write_profile(mac, text)
+            yield server
+        finally:
+            stop_system_nginx()
+            remove_site()
+            server.cleanup()
+
+
+__all__ = ['SYSTEM_NGINX_LOCK', 'DEFAULT_PHONES', 'system_nginx_lock', 'make_pki', 'PhonePKI', 'ProvisioningServer',
+           'CurlResult', 'running_server', 'nginx_pids', 'stop_system_nginx', 'remove_site', 'REPO']
