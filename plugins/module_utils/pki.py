@@ -383,10 +383,53 @@ def build_csr(private_key, subject, sans=None, digest='sha256'):
         builder = builder.add_extension(x509.SubjectAlternativeName([parse_san(s) for s in sans]), critical=False)
     if digest not in DIGESTS:
         raise PKIError('unsupported digest %r; use one of %s' % (digest, ', '.join(sorted(DIGESTS))))
+    if digest in WEAK_DIGESTS:
+        # Current cryptography refuses to sign with MD5/SHA-1; sign the request info ourselves.
+        template = builder.sign(private_key, hashes.SHA256())
+        return _resign_weak(template, private_key, digest)
     try:
         return builder.sign(private_key, DIGESTS[digest]())
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise PKIError('cannot sign the CSR with %s: %s' % (digest, exc))
+
+
+def _der_length(length):
+    if length < 0x80:
+        return bytes(bytearray([length]))
+    body = []
+    while length:
+        body.insert(0, length & 0xff)
+        length >>= 8
+    return bytes(bytearray([0x80 | len(body)] + body))
+
+
+def _der(tag, content):
+    return bytes(bytearray([tag])) + _der_length(len(content)) + content
+
+
+# DER of the signature AlgorithmIdentifier for the weak digests Cisco's portal still offers.
+_WEAK_ALGORITHMS = {
+    ('rsa', 'md5'): _der(0x30, _der(0x06, b'\x2a\x86\x48\x86\xf7\x0d\x01\x01\x04') + b'\x05\x00'),
+    ('rsa', 'sha1'): _der(0x30, _der(0x06, b'\x2a\x86\x48\x86\xf7\x0d\x01\x01\x05') + b'\x05\x00'),
+    ('ecc', 'sha1'): _der(0x30, _der(0x06, b'\x2a\x86\x48\xce\x3d\x04\x01')),
+}
+
+
+def _resign_weak(template, private_key, digest):
+    key_type = key_description(private_key)[0]
+    algorithm = _WEAK_ALGORITHMS.get((key_type, digest))
+    if algorithm is None:
+        raise PKIError('digest %s cannot be used with an %s key; use sha256' % (digest, key_type.upper()))
+    tbs = template.tbs_certrequest_bytes
+    try:
+        if key_type == 'rsa':
+            signature = private_key.sign(tbs, padding.PKCS1v15(), DIGESTS[digest]())
+        else:
+            signature = private_key.sign(tbs, ec.ECDSA(DIGESTS[digest]()))
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise PKIError('cannot sign the CSR with %s: %s' % (digest, exc))
+    der = _der(0x30, tbs + algorithm + _der(0x03, b'\x00' + signature))
+    return x509.load_der_x509_csr(der)
 
 
 # --------------------------------------------------------------------------- validity and chains
