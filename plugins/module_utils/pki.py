@@ -542,11 +542,16 @@ def build_chain(leaf, intermediates, roots, now=None):
 
 
 def serial_hex(cert):
-    """The serial number as upper-case hex with colons (as openssl prints it)."""
+    """The serial number as upper-case hex, as ``openssl x509 -noout -serial`` prints it."""
     text = '%X' % cert.serial_number
     if len(text) % 2:
         text = '0' + text
-    return ':'.join(text[i:i + 2] for i in range(0, len(text), 2))
+    return text
+
+
+def isoformat(moment):
+    """``2026-01-01T10:00:00Z`` for an aware datetime."""
+    return moment.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def hexlify(data):
