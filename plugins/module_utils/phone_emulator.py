@@ -1,0 +1,647 @@
+# -*- coding: utf-8 -*-
+# Copyright: phoneprov.mpp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One resync exactly as a Cisco MPP phone does it: the engine behind ``phone_check``.
+
+Steps (mpp-facts.md sections 1-6):
+
+1. Expand the profile rule's macros (``$MA $MAU $MAC $PN $PSN $SN $CCERT $SWVER``, ``$A``..``$P``
+   from GPP values, ``$IP $EXTIP $HWVER`` when given) and parse the ``[--key ...]`` options.
+2. Resolve the host (module_utils/dns_check.py) and connect to its addresses in turn.
+3. TLS: verify the chain against ``ca_path`` only (never the system store), present the client
+   certificate, apply the CN rule (module_utils/cn.py), then the DNS check: the connected address
+   must be among the DNS addresses of the CN's FQDN.
+4. GET with the phone's User-Agent; follow 301/302 at once (bounded); on 401/407 repeat with
+   credentials (Basic or Digest), at most twice.
+5. Classify with module_utils/http_behavior.py (the one status table).
+6. On 200 decode (gzip, AES-256-CBC, RFC 8188) with module_utils/profile_codec.py and parse with
+   module_utils/flat_profile.py; a profile that cannot be decoded or parsed is behaviour B.
+
+Nothing here raises for a failed resync: :func:`resync` returns a result dict whose
+``behavior`` is A, B or C and whose ``reason`` names the failing step. Bad input (an invalid
+MAC, a macro without a value, a malformed rule) raises :class:`EmulatorError` before any traffic.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import os
+import re
+import shlex
+import socket
+import ssl
+import time
+
+from ansible.module_utils.six.moves import http_client
+from ansible.module_utils.six.moves.urllib.parse import urljoin, urlsplit
+
+from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
+from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import (
+    DNSCheckError, normalize_address, resolve_addresses)
+from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, parse_flat_profile
+from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import (
+    AUTH, BEHAVIOR_A, BEHAVIOR_B, BEHAVIOR_C, MAX_AUTH_RETRIES, REDIRECT, http_behavior,
+    next_try_parameter, status_reason)
+from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, mac_colon, mac_upper, normalize_mac
+
+try:
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import ProfileCodecError, decode_profile
+    HAS_PROFILE_CODEC = True
+except ImportError:  # pragma: no cover - profile_codec needs the cryptography library
+    HAS_PROFILE_CODEC = False
+
+    class ProfileCodecError(ValueError):
+        """Stand-in so ``except`` clauses work when profile_codec cannot be imported."""
+
+    decode_profile = None
+
+DEFAULT_MODEL = 'CP-8841-3PCC'
+DEFAULT_FIRMWARE = '12.0.1'
+DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_MAX_SIZE = 16 * 1024 * 1024
+RULE_OPTIONS = ('key', 'uid', 'pwd', 'post', 'alias')
+DEFAULT_REDACT = ('*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*')
+REDACTED = '********'
+GPP_LETTERS = 'ABCDEFGHIJKLMNOP'
+
+# Longest names first so $MAC wins over $MA, $CCERT over $C, $PSN over $P ...
+_MACRO = re.compile(r'\$(?:\$|\(([A-Za-z_]+)\)|(MAU|MAC|MA|PSN|PN|SN|CCERT|SWVER|HWVER|EXTIP|IP|[A-P]))')
+
+
+class EmulatorError(ValueError):
+    """Input the emulator cannot work with (not a failed resync); the message names the problem."""
+
+
+# --------------------------------------------------------------------------- macros and rules
+
+def product_series(model):
+    """``$PSN``: the product series number in a product name (``CP-8841-3PCC`` -> ``8841``)."""
+    match = re.search(r'(\d{3,4})', model or '')
+    return match.group(1) if match else ''
+
+
+def macro_values(mac, model=None, serial=None, client_cert_installed=False, firmware=None, macros=None):
+    """The macro table of one phone: name -> value; None for a macro that has no value."""
+    try:
+        ma = normalize_mac(mac)
+    except MACError as exc:
+        raise EmulatorError(str(exc))
+    values = {
+        'MA': ma, 'MAU': mac_upper(ma), 'MAC': mac_colon(ma),
+        'PN': model, 'PSN': product_series(model) if model else None, 'SN': serial,
+        'CCERT': 'Installed' if client_cert_installed else 'Not Installed',
+        'SWVER': firmware, 'HWVER': None, 'IP': None, 'EXTIP': None,
+    }
+    for letter in GPP_LETTERS:
+        values[letter] = None
+    for name, value in (macros or {}).items():
+        key = str(name)
+        if key.upper().startswith('GPP_') and len(key) == 5:
+            key = key[4:]
+        key = key.upper()
+        if key not in values:
+            raise EmulatorError('macros: unknown macro %r; use A..P (or GPP_A..GPP_P), IP, EXTIP, HWVER, SWVER, '
+                                'PN, PSN or SN' % (name,))
+        if key in ('MA', 'MAU', 'MAC', 'CCERT'):
+            raise EmulatorError('macros: $%s comes from the phone (mac, client_cert) and cannot be set' % key)
+        values[key] = '' if value is None else str(value)
+    return values
+
+
+_MACRO_SOURCE = {'PN': 'model', 'PSN': 'model', 'SN': 'serial', 'SWVER': 'firmware'}
+
+
+def expand_macros(text, values, where='URL'):
+    """Expand ``$NAME`` and ``$(NAME)`` macros in ``text``; ``$$`` is a literal ``$``.
+
+    A macro the phone knows but that has no value raises EmulatorError naming the option to set;
+    an unknown ``$WORD`` is left as it is.
+    """
+    if text is None:
+        return None
+
+    def _one(match):
+        if match.group(0) == '$$':
+            return '$'
+        name = match.group(1) or match.group(2)
+        key = name.upper() if match.group(1) else name
+        if key not in values:
+            return match.group(0)
+        value = values[key]
+        if value is None:
+            if key in _MACRO_SOURCE:
+                hint = 'give %s' % _MACRO_SOURCE[key]
+            elif key in GPP_LETTERS:
+                hint = 'give macros: {%s: ...} (the phone\'s GPP_%s)' % (key, key)
+            else:
+                hint = 'give macros: {%s: ...}' % key
+            raise EmulatorError('%s uses $%s but it has no value: %s' % (where, key, hint))
+        return value
+    return _MACRO.sub(_one, text)
+
+
+def _split_options(rule):
+    """``'[--key x] https://...'`` -> (``'--key x'`` or None, ``'https://...'``)."""
+    text = rule.strip()
+    if not text.startswith('['):
+        return None, text
+    quote = None
+    for index in range(1, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in '"\'':
+            quote = char
+        elif char == ']':
+            return text[1:index], text[index + 1:].strip()
+    raise EmulatorError('profile rule %r: the options bracket [ ... ] is not closed' % (rule,))
+
+
+def parse_profile_rule(rule):
+    """Split a Profile_Rule into ``(options, url)``: ``options`` maps key/uid/pwd/post/alias to text.
+
+    ``[--key "$B"] https://prov.example.com/cfg/$MA.xml`` -> ``({'key': '$B'}, 'https://...')``.
+    Values may be quoted (single or double) or bare. Macros are not expanded here.
+    """
+    if not isinstance(rule, str) or not rule.strip():
+        raise EmulatorError('profile rule (url) is empty')
+    inner, url = _split_options(rule)
+    options = {}
+    if inner is not None:
+        try:
+            words = shlex.split(inner)
+        except ValueError as exc:
+            raise EmulatorError('profile rule options [%s]: %s' % (inner, exc))
+        index = 0
+        while index < len(words):
+            word = words[index]
+            if not word.startswith('--') or word[2:] not in RULE_OPTIONS:
+                raise EmulatorError('profile rule option %r is not one the phone knows (%s)'
+                                    % (word, ', '.join('--' + o for o in RULE_OPTIONS)))
+            if index + 1 >= len(words):
+                raise EmulatorError('profile rule option %s needs a value' % word)
+            options[word[2:]] = words[index + 1]
+            index += 2
+    if not url:
+        raise EmulatorError('profile rule %r has options but no URL' % (rule,))
+    if ' ' in url:
+        raise EmulatorError('profile rule URL %r contains a space' % (url,))
+    return options, url
+
+
+def parse_url(url):
+    """``(scheme, host, port, path)`` of an http(s) URL; raises EmulatorError naming the problem."""
+    if '://' not in url:
+        raise EmulatorError('URL %r has no scheme: the phone would use TFTP; phone_check speaks http:// and '
+                            'https:// only' % (url,))
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ('http', 'https'):
+        raise EmulatorError('URL %r: scheme %s is not supported (http or https)' % (url, scheme))
+    if not parts.hostname:
+        raise EmulatorError('URL %r has no host' % (url,))
+    try:
+        port = parts.port
+    except ValueError:
+        raise EmulatorError('URL %r has an invalid port' % (url,))
+    if port is None:
+        port = 443 if scheme == 'https' else 80
+    path = parts.path or '/'
+    if parts.query:
+        path += '?' + parts.query
+    return scheme, parts.hostname, port, path
+
+
+def user_agent(model, firmware, mac):
+    """``Cisco-<model>/<firmware> (<$MA>)`` as the phone sends it."""
+    return 'Cisco-%s/%s (%s)' % (model, firmware, normalize_mac(mac))
+
+
+# --------------------------------------------------------------------------- HTTP authentication
+
+_AUTH_ITEM = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*))?\s*,?')
+
+
+def parse_challenges(headers):
+    """Parse WWW-Authenticate header values into ``[(scheme lower-case, {param: value})]``."""
+    challenges = []
+    for header in headers:
+        pos = 0
+        while pos < len(header):
+            match = _AUTH_ITEM.match(header, pos)
+            if not match or match.end() == pos:
+                break
+            pos = match.end()
+            name, value = match.group(1), match.group(2)
+            if value is None:
+                challenges.append((name.lower(), {}))
+            elif challenges:
+                if value.startswith('"'):
+                    value = re.sub(r'\\(.)', r'\1', value[1:-1])
+                challenges[-1][1][name.lower()] = value
+    return challenges
+
+
+_DIGEST_HASHES = {'MD5': hashlib.md5, 'SHA-256': hashlib.sha256}
+
+
+def digest_authorization(params, method, uri, username, password, nc=1, cnonce=None):
+    """The ``Authorization`` value answering a Digest challenge (RFC 7616: MD5, SHA-256, -sess)."""
+    algorithm = params.get('algorithm', 'MD5')
+    base = algorithm.upper()
+    sess = base.endswith('-SESS')
+    if sess:
+        base = base[:-5]
+    if base not in _DIGEST_HASHES:
+        raise EmulatorError('Digest algorithm %s is not supported (MD5, SHA-256)' % algorithm)
+
+    def digest(text):
+        return _DIGEST_HASHES[base](text.encode('utf-8')).hexdigest()
+    realm, nonce = params.get('realm', ''), params.get('nonce', '')
+    cnonce = cnonce or hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+    ha1 = digest('%s:%s:%s' % (username, realm, password))
+    if sess:
+        ha1 = digest('%s:%s:%s' % (ha1, nonce, cnonce))
+    ha2 = digest('%s:%s' % (method, uri))
+    qops = [q.strip() for q in params.get('qop', '').split(',') if q.strip()]
+    fields = [('username', username), ('realm', realm), ('nonce', nonce), ('uri', uri)]
+    nc_text = '%08x' % nc
+    if 'auth' in qops:
+        response = digest('%s:%s:%s:%s:auth:%s' % (ha1, nonce, nc_text, cnonce, ha2))
+    else:
+        response = digest('%s:%s:%s' % (ha1, nonce, ha2))
+    fields += [('response', response), ('algorithm', algorithm)]
+    if 'opaque' in params:
+        fields.append(('opaque', params['opaque']))
+    text = ', '.join('%s="%s"' % (k, v.replace('\\', '\\\\').replace('"', '\\"')) for k, v in fields)
+    if 'auth' in qops:
+        text += ', qop=auth, nc=%s, cnonce="%s"' % (nc_text, cnonce)
+    return 'Digest ' + text
+
+
+def basic_authorization(username, password):
+    token = base64.b64encode(('%s:%s' % (username, password)).encode('utf-8')).decode('ascii')
+    return 'Basic ' + token
+
+
+def authorization_for(challenges, method, uri, username, password, nc=1):
+    """``(scheme, header value)`` answering the strongest challenge offered (Digest, then Basic)."""
+    for scheme, params in challenges:
+        if scheme == 'digest':
+            try:
+                return 'Digest', digest_authorization(params, method, uri, username, password, nc=nc)
+            except EmulatorError:
+                continue
+    for scheme, params in challenges:
+        if scheme == 'basic':
+            return 'Basic', basic_authorization(username, password)
+    return None, None
+
+
+# --------------------------------------------------------------------------- parameters in results
+
+def redact_parameters(parameters, patterns=DEFAULT_REDACT, names=None):
+    """Filter (``names``: keep only these) and redact (fnmatch ``patterns``, case-insensitive) values."""
+    out = {}
+    wanted = set(names) if names else None
+    lowered = [p.lower() for p in (patterns or ())]
+    for name, value in parameters.items():
+        if wanted is not None and name not in wanted:
+            continue
+        if value and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
+            value = REDACTED
+        out[name] = value
+    return out
+
+
+# --------------------------------------------------------------------------- the resync
+
+class _Failure(Exception):
+    """A failed step: ends the resync with ``behavior`` and ``reason``."""
+
+    def __init__(self, behavior, reason, step):
+        super(_Failure, self).__init__(reason)
+        self.behavior = behavior
+        self.reason = reason
+        self.step = step
+
+
+def _cert_info(peer, der):
+    def _name(rdns):
+        return ','.join('%s=%s' % (k, v) for rdn in rdns or () for (k, v) in rdn)
+    cns = [v for rdn in peer.get('subject', ()) for (k, v) in rdn if k == 'commonName']
+    return {
+        'subject': _name(peer.get('subject')),
+        'issuer': _name(peer.get('issuer')),
+        'common_name': cns[-1] if cns else None,
+        'serial': peer.get('serialNumber'),
+        'not_before': peer.get('notBefore'),
+        'not_after': peer.get('notAfter'),
+        'subject_alt_names': ['%s:%s' % pair for pair in peer.get('subjectAltName', ())],
+        'fingerprint': ':'.join('%02x' % b for b in bytearray(hashlib.sha256(der).digest())) if der else None,
+    }
+
+
+class Emulator(object):
+    """Resyncs phones against servers. One instance may serve many phones (fleet mode):
+    it caches DNS answers and TLS contexts for the life of the instance (one task run), so
+    a thousand phones do not ask DNS two thousand times. Thread-safe for concurrent resyncs.
+    """
+
+    def __init__(self, ca_path=None, nameservers=None, dns_port=53, timeout=10.0, address=None,
+                 max_redirects=DEFAULT_MAX_REDIRECTS, max_size=DEFAULT_MAX_SIZE, dns_cache=True):
+        self.ca_path = ca_path
+        self.nameservers = list(nameservers) if nameservers else None
+        self.dns_port = int(dns_port)
+        self.timeout = float(timeout)
+        self.address = normalize_address(address) if address else None
+        self.max_redirects = int(max_redirects)
+        self.max_size = int(max_size)
+        self._dns_cache = {} if dns_cache else None
+        self._contexts = {}
+
+    # ---------------------------------------------------------------- helpers
+    def resolve(self, fqdn):
+        key = fqdn.lower()
+        if self._dns_cache is not None and key in self._dns_cache:
+            cached = self._dns_cache[key]
+            if isinstance(cached, DNSCheckError):
+                raise cached
+            return cached
+        try:
+            result = resolve_addresses(fqdn, nameservers=self.nameservers, port=self.dns_port, timeout=self.timeout)
+        except DNSCheckError as exc:
+            if self._dns_cache is not None:
+                self._dns_cache[key] = exc
+            raise
+        if self._dns_cache is not None:
+            self._dns_cache[key] = result
+        return result
+
+    def context(self, client_cert, client_key):
+        key = (client_cert, client_key)
+        ctx = self._contexts.get(key)
+        if ctx is not None:
+            return ctx
+        if not self.ca_path:
+            raise EmulatorError('ca_path is required for https: it holds the roots the phone trusts '
+                                '(the Cisco Server CA or the lab server CA)')
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        # The phone's roots only: never the system store.
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        try:
+            ctx.load_verify_locations(cafile=self.ca_path)
+        except (OSError, ssl.SSLError) as exc:
+            raise EmulatorError('ca_path %s cannot be loaded as PEM certificates: %s' % (self.ca_path, exc))
+        if client_cert:
+            try:
+                ctx.load_cert_chain(client_cert, client_key or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise EmulatorError('client certificate %s (key %s) cannot be loaded: %s'
+                                    % (client_cert, client_key or client_cert, exc))
+        self._contexts[key] = ctx
+        return ctx
+
+    # ---------------------------------------------------------------- one phone
+    def resync(self, url, mac, model=DEFAULT_MODEL, serial=None, firmware=DEFAULT_FIRMWARE, client_cert=None,
+               client_key=None, key=None, key_encoding='utf-8', username=None, password=None, macros=None, resync_fails_on_fnf=True):
+        """One resync; returns the result dict (never raises for a failed resync).
+
+        ``client_cert``/``client_key`` may hold macros (``/certs/$MA.crt``). ``key`` overrides
+        the rule's ``--key``; ``username``/``password`` override ``--uid``/``--pwd``.
+        """
+        model = model or DEFAULT_MODEL
+        firmware = firmware or DEFAULT_FIRMWARE
+        values = macro_values(mac, model, serial, bool(client_cert), firmware, macros)
+        client_cert = expand_macros(client_cert, values, 'client_cert')
+        client_key = expand_macros(client_key, values, 'client_key')
+        values['CCERT'] = 'Installed' if client_cert else 'Not Installed'
+        options, rule_url = parse_profile_rule(url)
+        options = dict((name, expand_macros(value, values, 'rule option --%s' % name)) for name, value in options.items())
+        fetch_url = expand_macros(rule_url, values)
+        parse_url(fetch_url)
+        if client_cert and not os.path.isfile(client_cert):
+            raise EmulatorError('client certificate %s does not exist' % client_cert)
+        if client_key and not os.path.isfile(client_key):
+            raise EmulatorError('client key %s does not exist' % client_key)
+        if key is None:
+            key = options.get('key')
+        if username is None:
+            username = options.get('uid')
+        if password is None:
+            password = options.get('pwd')
+        ma = values['MA']
+        result = {
+            'mac': ma, 'url': fetch_url, 'rule_url': fetch_url, 'status': None, 'behavior': None,
+            'reason': None, 'step': None, 'fqdn': None, 'common_name': None, 'peer_address': None,
+            'dns_ok': None, 'dns_addresses': [], 'parameters': {}, 'parameter_count': 0,
+            'next_try_parameter': None, 'redirects': [], 'auth': None, 'tls': None, 'decoding': None,
+            'user_agent': user_agent(model, firmware, ma), 'client_cert': client_cert, 'elapsed': 0.0,
+        }
+        start = time.monotonic()
+        try:
+            outcome = self._run(result, client_cert, client_key, (key, key_encoding), username, password,
+                                resync_fails_on_fnf)
+        except _Failure as failure:
+            outcome = (failure.behavior, failure.reason, failure.step)
+        result['behavior'], result['reason'], result['step'] = outcome
+        result['next_try_parameter'] = next_try_parameter(result['behavior'])
+        result['elapsed'] = round(time.monotonic() - start, 4)
+        return result
+
+    def _run(self, result, client_cert, client_key, key, username, password, resync_fails_on_fnf):
+        url = result['url']
+        auth_header = None
+        auth_tries = 0
+        nc = 0
+        while True:
+            status, response, body = self._request(result, url, client_cert, client_key, auth_header)
+            result['status'] = status
+            result['url'] = url
+            outcome = http_behavior(status, resync_fails_on_fnf)
+            if outcome == REDIRECT:
+                location = response.getheader('Location')
+                if not location:
+                    raise _Failure(BEHAVIOR_C, '%s without a Location header' % status_reason(status), 'redirect')
+                target = urljoin(url, location.strip())
+                result['redirects'].append({'status': status, 'from': url, 'location': target})
+                if len(result['redirects']) > self.max_redirects:
+                    raise _Failure(BEHAVIOR_C, 'more than %d redirects' % self.max_redirects, 'redirect')
+                try:
+                    parse_url(target)
+                except EmulatorError as exc:
+                    raise _Failure(BEHAVIOR_C, 'redirect to an unusable location: %s' % exc, 'redirect')
+                url = target
+                auth_header, auth_tries, nc = None, 0, 0
+                continue
+            if outcome == AUTH:
+                if username is None:
+                    raise _Failure(BEHAVIOR_C, '%s: the server asks for credentials and none were given '
+                                   '(username/password)' % status_reason(status), 'auth')
+                if auth_tries >= MAX_AUTH_RETRIES:
+                    raise _Failure(BEHAVIOR_C, '%s: credentials refused after %d retries (%s)'
+                                   % (status_reason(status), MAX_AUTH_RETRIES, result['auth']), 'auth')
+                header_name = 'Proxy-Authenticate' if status == 407 else 'WWW-Authenticate'
+                challenges = parse_challenges(response.msg.get_all(header_name) or [])
+                nc += 1
+                path = parse_url(url)[3]
+                scheme, value = authorization_for(challenges, 'GET', path, username, password or '', nc=nc)
+                if scheme is None:
+                    raise _Failure(BEHAVIOR_C, '%s: no Basic or Digest challenge offered (%s)'
+                                   % (status_reason(status), ', '.join(c[0] for c in challenges) or 'none'), 'auth')
+                result['auth'] = scheme
+                auth_header = ('Proxy-Authorization' if status == 407 else 'Authorization', value)
+                auth_tries += 1
+                continue
+            break
+        if status != 200:
+            behavior = outcome
+            reason = status_reason(status)
+            if status == 404 and behavior == BEHAVIOR_A:
+                reason += ' (Resync_Fails_On_FNF is No: counted as success)'
+            raise _Failure(behavior, reason, 'http')
+        if body is None:
+            raise _Failure(BEHAVIOR_B, 'profile larger than %d bytes: not read' % self.max_size, 'decode')
+        if not HAS_PROFILE_CODEC:
+            raise EmulatorError('profile_codec cannot be imported (the cryptography library is required)')
+        try:
+            data, info = decode_profile(body, key[0], key[1])
+        except ProfileCodecError as exc:
+            raise _Failure(BEHAVIOR_B, 'profile cannot be decoded: %s' % exc, 'decode')
+        result['decoding'] = info
+        try:
+            parameters = parse_flat_profile(data)
+        except ProfileError as exc:
+            raise _Failure(BEHAVIOR_B, 'profile does not parse: %s' % exc, 'parse')
+        result['parameters'] = parameters
+        result['parameter_count'] = len(parameters)
+        return BEHAVIOR_A, '%s, profile parsed' % status_reason(200), 'done'
+
+    def _addresses(self, host):
+        try:
+            literal = normalize_address(host)
+        except ValueError:
+            literal = None
+        if literal:
+            return [literal]
+        if self.address:
+            return [self.address]
+        try:
+            return self.resolve(host)
+        except DNSCheckError as exc:
+            raise _Failure(BEHAVIOR_C, 'DNS lookup of the URL host failed: %s' % exc.message, 'resolve')
+
+    def _connect(self, result, scheme, host, port, client_cert, client_key):
+        addresses = self._addresses(host)
+        errors = []
+        sock = None
+        for address in addresses:
+            try:
+                sock = socket.create_connection((address, port), timeout=self.timeout)
+                break
+            except OSError as exc:
+                errors.append('%s port %d: %s' % (address, port, exc.strerror or exc))
+        if sock is None:
+            raise _Failure(BEHAVIOR_C, 'cannot connect: %s' % '; '.join(errors), 'connect')
+        peer = normalize_address(sock.getpeername()[0])
+        result['peer_address'] = peer
+        if scheme == 'http':
+            return sock
+        ctx = self.context(client_cert, client_key)
+        try:
+            tls = ctx.wrap_socket(sock, server_hostname=host if not _is_literal(host) else None)
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise _Failure(BEHAVIOR_C, 'TLS: server certificate rejected: %s' % (exc.verify_message or exc), 'tls')
+        except (ssl.SSLError, OSError) as exc:
+            sock.close()
+            raise _Failure(BEHAVIOR_C, 'TLS handshake failed: %s' % exc, 'tls')
+        der = tls.getpeercert(binary_form=True)
+        info = _cert_info(tls.getpeercert() or {}, der)
+        info.update({'version': tls.version(), 'cipher': (tls.cipher() or (None,))[0],
+                     'client_cert_sent': bool(client_cert)})
+        result['tls'] = info
+        result['common_name'] = info['common_name']
+        try:
+            fqdn = split_cn(info['common_name'] or '')[0]
+        except CNError as exc:
+            tls.close()
+            raise _Failure(BEHAVIOR_C, 'CN rule: %s' % exc, 'cn')
+        result['fqdn'] = fqdn
+        try:
+            dns_addresses = self.resolve(fqdn)
+        except DNSCheckError as exc:
+            tls.close()
+            result['dns_ok'] = False
+            raise _Failure(BEHAVIOR_C, 'DNS check failed: the lookup of the CN FQDN %s failed: %s'
+                           % (fqdn, exc.message), 'dns_check')
+        result['dns_addresses'] = dns_addresses
+        if peer not in dns_addresses:
+            tls.close()
+            result['dns_ok'] = False
+            raise _Failure(BEHAVIOR_C, 'DNS check failed: the server address %s is not among the addresses of the '
+                           'CN FQDN %s (%s)' % (peer, fqdn, ', '.join(dns_addresses)), 'dns_check')
+        result['dns_ok'] = True
+        return tls
+
+    def _request(self, result, url, client_cert, client_key, auth_header):
+        scheme, host, port, path = parse_url(url)
+        sock = self._connect(result, scheme, host, port, client_cert, client_key)
+        conn = http_client.HTTPConnection(host, port, timeout=self.timeout)
+        conn.sock = sock
+        default_port = 443 if scheme == 'https' else 80
+        host_header = '[%s]' % host if ':' in host else host
+        if port != default_port:
+            host_header += ':%d' % port
+        try:
+            conn.putrequest('GET', path, skip_host=True, skip_accept_encoding=True)
+            conn.putheader('Host', host_header)
+            conn.putheader('User-Agent', result['user_agent'])
+            conn.putheader('Accept', '*/*')
+            conn.putheader('Connection', 'close')
+            if auth_header:
+                conn.putheader(*auth_header)
+            conn.endheaders()
+            response = conn.getresponse()
+            status = response.status
+            body = None
+            if status == 200:
+                body = response.read(self.max_size + 1)
+                if len(body) > self.max_size:
+                    body = None
+            else:
+                response.read(65536)
+        except (socket.timeout, OSError, http_client.HTTPException) as exc:
+            raise _Failure(BEHAVIOR_C, 'HTTP exchange failed: %s' % (exc or type(exc).__name__), 'http')
+        finally:
+            conn.close()
+        if status < 100 or status > 599:
+            raise _Failure(BEHAVIOR_C, 'HTTP status %s is not valid' % status, 'http')
+        return status, response, body
+
+
+def _is_literal(host):
+    try:
+        normalize_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def summarize(results):
+    """Counts by behaviour and the phones grouped by (behaviour, reason), for fleet reports."""
+    summary = {'total': len(results), 'A': 0, 'B': 0, 'C': 0, 'by_reason': []}
+    groups = {}
+    for item in results:
+        behavior = item.get('behavior')
+        if behavior in ('A', 'B', 'C'):
+            summary[behavior] += 1
+        group = groups.setdefault((behavior, item.get('reason')), [])
+        group.append(item.get('mac'))
+    for (behavior, reason), macs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
+        summary['by_reason'].append({'behavior': behavior, 'reason': reason, 'count': len(macs), 'macs': macs[:10]})
+    return summary

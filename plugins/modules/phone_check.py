@@ -1,0 +1,494 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: phoneprov.mpp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: phone_check
+short_description: Resync exactly as a Cisco MPP phone would, for one phone or a whole fleet
+version_added: 0.1.0
+description:
+  - Behaves like a Cisco multiplatform phone doing one resync against a provisioning server and
+    reports how the phone would react (behaviour V(A), V(B) or V(C) of the provisioning guide's
+    table 3-1). It never trusts more than a phone would. Read-only: nothing on the server or the
+    managed host changes, and the module runs the same way in check mode.
+  - "Step 1: expands the macros of O(url) (C($MA), C($MAU), C($MAC), C($PN), C($PSN), C($SN),
+    C($CCERT), C($SWVER), and C($A)..C($P), C($IP), C($EXTIP), C($HWVER) from O(macros)) and
+    parses the rule's options in brackets: C([--key SECRET]), C([--uid U --pwd P]); values may be quoted."
+  - "Step 2: resolves the URL host through DNS (O(nameservers)/O(dns_port) or the system resolver)
+    and connects to its addresses in turn (or to O(address))."
+  - "Step 3 (https): verifies the server chain against O(ca_path) B(only), never the system trust
+    store; presents O(client_cert); applies the CN rule (the CN holds the FQDN, optionally followed
+    by C(/) and text); then the phone's DNS check: the address connected to must be among the
+    addresses the CN's FQDN resolves to. Any failure is behaviour V(C) with RV(reason) naming it."
+  - "Step 4: sends C(GET) with the phone's C(User-Agent: Cisco-<model>/<firmware> (<mac>)); follows
+    301/302 at once (at most O(max_redirects)); on 401/407 repeats with O(username)/O(password),
+    Digest (MD5, SHA-256) preferred over Basic, at most twice, then V(C)."
+  - "Step 5: classifies by table 3-1: 200 is V(A), 404 is V(B) (V(A) when O(resync_fails_on_fnf=false)),
+    anything else V(C); RV(next_try_parameter) names the parameter that sets the next try."
+  - "Step 6 (200): detects gzip, decrypts AES-256-CBC (OpenSSL C(Salted__) format) or RFC 8188
+    aes128gcm with the key, parses the C(<flat-profile>); a profile that cannot be decoded or
+    parsed is V(B). The parameters are returned as a dict (filtered and redacted, see O(parameter_names)
+    and O(redact))."
+  - The task fails when the behaviour differs from O(expect) and still returns every field;
+    O(expect=any) only reports. Bad input (invalid MAC, a macro without a value, a rule that does
+    not parse, a missing certificate file) fails before any traffic with a message naming it.
+  - "Fleet mode: O(phones) checks many phones in one task, O(workers) at a time, and returns
+    RV(phones) and a RV(summary) grouped by behaviour and reason. Each item needs C(mac); other keys
+    override the task-level options for that phone; unknown keys are ignored, so C(mpp_phones) can be
+    passed as it is. Within one task, DNS answers are cached (each name is asked once)."
+author:
+  - phoneprov.mpp contributors
+requirements:
+  - dnspython >= 2.0 on the managed host
+  - cryptography on the managed host (to decrypt encrypted profiles)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  url:
+    description:
+      - The phone's profile rule (C(Profile_Rule)), C([options] URL) with macros, for example
+        C([--key "$B"] https://prov.example.net/cfg/$MA.xml).
+      - Only C(http://) and C(https://) are supported; a rule without a scheme (TFTP on a phone)
+        is refused.
+      - "Known options: C(--key), C(--uid), C(--pwd), C(--post), C(--alias). The C(--uid)/C(--pwd)
+        syntax is not verified against the Cisco guide."
+    type: str
+    required: true
+  mac:
+    description:
+      - MAC address of the phone, any spelling (C(000e08abcdef), C(00:0e:08:ab:cd:ef), ...).
+      - Required unless O(phones) is given; mutually exclusive with it.
+    type: str
+  model:
+    description: Product name (C($PN) and the User-Agent).
+    type: str
+    default: CP-8841-3PCC
+  serial:
+    description: Serial number (C($SN)). A URL using C($SN) without it fails before any traffic.
+    type: str
+  firmware:
+    description: Firmware version sent in the User-Agent (and C($SWVER)).
+    type: str
+    default: 12.0.1
+  macros:
+    description:
+      - Further macro values, keys C(A)..C(P) (or C(GPP_A)..C(GPP_P)), C(IP), C(EXTIP), C(HWVER),
+        C(SWVER), C(PN), C(PSN), C(SN).
+      - These are not hidden from logs; pass a per-phone secret as O(key) instead, which overrides
+        the rule's C(--key).
+    type: dict
+  ca_path:
+    description:
+      - PEM file of the roots the phone trusts (the Cisco Server CA, or the lab server CA). Required
+        for https. The system trust store is never used.
+    type: path
+  client_cert:
+    description:
+      - The phone's client certificate (PEM) presented to the server; sets C($CCERT) to
+        C(Installed). May hold macros, for example C(/etc/mpp/clients/$MA.crt), which makes one
+        value serve a whole fleet.
+    type: str
+  client_key:
+    description: Private key of O(client_cert) (PEM, unencrypted). May hold macros like O(client_cert).
+    type: str
+  nameservers:
+    description: Name servers (IP addresses) for every DNS lookup; default the system resolver.
+    type: list
+    elements: str
+  dns_port:
+    description: Port of O(nameservers).
+    type: int
+    default: 53
+  address:
+    description:
+      - Connect to this IP address instead of the addresses the URL host resolves to (like
+        C(curl --resolve)); the DNS check still requires it among the CN FQDN's addresses.
+      - Use it to check each server behind one name.
+    type: str
+  key:
+    description:
+      - Key of an encrypted profile (AES-256-CBC passphrase or RFC 8188 input key material).
+        Overrides the rule's C(--key).
+    type: str
+  key_encoding:
+    description: How O(key) turns into key octets for RFC 8188 (see M(phoneprov.mpp.phone_profiles)).
+    type: str
+    choices: [utf-8, base64url, hex]
+    default: utf-8
+  username:
+    description: User name for HTTP authentication (Basic or Digest). Overrides the rule's C(--uid).
+    type: str
+  password:
+    description: Password for HTTP authentication. Overrides the rule's C(--pwd).
+    type: str
+  expect:
+    description:
+      - The behaviour the phone must show; the task fails otherwise (and still returns every field).
+      - V(any) only reports.
+    type: str
+    choices: [A, B, C, any]
+    default: A
+  resync_fails_on_fnf:
+    description: The phone's C(Resync_Fails_On_FNF). When false, 404 counts as success (V(A)).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds for each DNS lookup, connection and HTTP exchange.
+    type: float
+    default: 10
+  max_redirects:
+    description: Most 301/302 redirects followed before behaviour V(C) (the phone's own limit is not documented).
+    type: int
+    default: 5
+  return_parameters:
+    description: Return the profile's parameters. Set false to return only RV(parameter_count).
+    type: bool
+    default: true
+  parameter_names:
+    description: Return only these parameters (names as in the profile). Default all.
+    type: list
+    elements: str
+  redact:
+    description:
+      - Parameters whose names match one of these shell patterns (case-insensitive) are returned
+        with the value C(********). Profiles carry SIP passwords and keys.
+      - An empty list returns every value as it is.
+    type: list
+    elements: str
+    default: ['*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*']
+  phones:
+    description:
+      - Fleet mode. A list of phones, each a dict with C(mac) and optionally C(model), C(serial),
+        C(firmware), C(macros), C(key), C(username), C(password), C(client_cert), C(client_key),
+        C(url), C(expect). Other keys are ignored. Values of C(key) and C(password) are hidden from
+        the output.
+      - The task fails when any phone's behaviour differs from its C(expect) (default O(expect)).
+    type: list
+    elements: dict
+  workers:
+    description: In fleet mode, how many phones resync at the same time.
+    type: int
+    default: 4
+'''
+
+EXAMPLES = r'''
+- name: Check that phone 000e08abcdef gets its profile (fail the play otherwise)
+  phoneprov.mpp.phone_check:
+    url: https://prov.example.net/cfg/$MA.xml
+    mac: 00:0e:08:ab:cd:ef
+    model: CP-8841-3PCC
+    serial: FCH1234ABCD
+    ca_path: /etc/mpp/cisco-server-ca.pem
+    client_cert: /etc/mpp/phone.crt
+    client_key: /etc/mpp/phone.key
+
+- name: Encrypted profile with the key in a GPP parameter, only report
+  phoneprov.mpp.phone_check:
+    url: '[--key "$B"] https://prov.example.net/cfg/$MA.cfg'
+    mac: 000e08abcdef
+    key: "{{ phone_key }}"
+    ca_path: /etc/mpp/cisco-server-ca.pem
+    expect: any
+  register: resync
+
+- name: A phone without a profile must get B (file not found)
+  phoneprov.mpp.phone_check:
+    url: https://prov.example.net/cfg/$MA.xml
+    mac: 000e08000000
+    ca_path: /etc/mpp/cisco-server-ca.pem
+    client_cert: /etc/mpp/clients/$MA.crt
+    client_key: /etc/mpp/clients/$MA.key
+    expect: B
+
+- name: The whole fleet in one task, against one server behind the name
+  phoneprov.mpp.phone_check:
+    url: https://prov.example.net/cfg/$MA.xml
+    phones: "{{ mpp_phones }}"
+    address: 192.0.2.10
+    ca_path: /etc/mpp/cisco-server-ca.pem
+    client_cert: /etc/mpp/clients/$MA.crt
+    client_key: /etc/mpp/clients/$MA.key
+    return_parameters: false
+    expect: any
+  register: fleet
+
+- name: Show how many phones got A, B and C
+  ansible.builtin.debug:
+    var: fleet.summary
+'''
+
+RETURN = r'''
+status:
+  description: The last HTTP status (after redirects and authentication); null when no HTTP exchange happened.
+  returned: single phone
+  type: int
+  sample: 200
+behavior:
+  description: How the phone reacts, V(A) (success), V(B) (file not found or corrupt profile) or V(C) (any other failure).
+  returned: single phone
+  type: str
+  sample: A
+reason:
+  description: Why, naming the failing step (DNS lookup, connect, TLS, CN rule, DNS check, HTTP status, decoding, parsing).
+  returned: single phone
+  type: str
+  sample: 'DNS check failed: the server address 192.0.2.10 is not among the addresses of the CN FQDN prov.example.net (192.0.2.11)'
+step:
+  description: The last step reached, one of V(resolve), V(connect), V(tls), V(cn), V(dns_check), V(http), V(redirect), V(auth), V(decode), V(parse), V(done).
+  returned: single phone
+  type: str
+  sample: done
+next_try_parameter:
+  description: The profile parameter that sets when the phone tries again (C(Resync_Periodic) after V(A), else C(Resync_Error_Retry_Delay)).
+  returned: single phone
+  type: str
+  sample: Resync_Periodic
+mac:
+  description: The phone's MAC, C($MA) form.
+  returned: single phone
+  type: str
+  sample: 000e08abcdef
+url:
+  description: The URL actually fetched last (after macro expansion and redirects).
+  returned: single phone
+  type: str
+  sample: https://prov.example.net/cfg/000e08abcdef.xml
+rule_url:
+  description: The rule's URL after macro expansion, before redirects.
+  returned: single phone
+  type: str
+redirects:
+  description: Redirects followed, each with C(status), C(from) and C(location).
+  returned: single phone
+  type: list
+  elements: dict
+auth:
+  description: The authentication scheme used (V(Basic), V(Digest)) or null.
+  returned: single phone
+  type: str
+common_name:
+  description: The server certificate's subject CN.
+  returned: single phone
+  type: str
+  sample: prov.example.net/mailto:ops@example.net
+fqdn:
+  description: The FQDN the CN names (null when the handshake failed before).
+  returned: single phone
+  type: str
+  sample: prov.example.net
+peer_address:
+  description: The server address connected to.
+  returned: single phone
+  type: str
+  sample: 192.0.2.10
+dns_ok:
+  description: Result of the DNS check (true, false, or null when not reached).
+  returned: single phone
+  type: bool
+dns_addresses:
+  description: The addresses the CN's FQDN resolved to.
+  returned: single phone
+  type: list
+  elements: str
+tls:
+  description: >-
+    The server certificate and session: C(subject), C(issuer), C(common_name), C(serial), C(not_before),
+    C(not_after), C(subject_alt_names), C(fingerprint) (SHA-256), C(version), C(cipher), C(client_cert_sent).
+  returned: single phone, after a verified handshake
+  type: dict
+decoding:
+  description: What the profile was (C(encryption) none, aes-256-cbc or rfc8188; C(compressed)).
+  returned: single phone, on 200
+  type: dict
+parameters:
+  description: The profile's parameters (name -> value), filtered by O(parameter_names) and redacted by O(redact).
+  returned: single phone
+  type: dict
+  sample: {"Resync_Periodic": "3600", "User_ID_1_": "1001", "Password_1_": "********"}
+parameter_count:
+  description: How many parameters the profile holds.
+  returned: single phone
+  type: int
+user_agent:
+  description: The User-Agent sent.
+  returned: single phone
+  type: str
+  sample: Cisco-CP-8841-3PCC/12.0.1 (000e08abcdef)
+elapsed:
+  description: Seconds the resync took.
+  returned: single phone
+  type: float
+phones:
+  description: In fleet mode, one result per phone with the fields above (and C(expect), C(ok)).
+  returned: fleet mode
+  type: list
+  elements: dict
+summary:
+  description: >-
+    In fleet mode, C(total), counts C(A), C(B), C(C), C(unexpected) (phones whose behaviour differs
+    from their expect), and C(by_reason), a list of C(behavior), C(reason), C(count) and up to ten C(macs).
+  returned: fleet mode
+  type: dict
+  sample: {"total": 3, "A": 2, "B": 1, "C": 0, "unexpected": 1,
+           "by_reason": [{"behavior": "A", "reason": "HTTP 200 profile received, profile parsed", "count": 2,
+                          "macs": ["000e08000001", "000e08000002"]}]}
+'''
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import HAS_DNSPYTHON
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import (
+        Emulator, EmulatorError, redact_parameters, summarize)
+    IMPORT_ERROR = None
+except ImportError:  # pragma: no cover
+    IMPORT_ERROR = traceback.format_exc()
+    HAS_DNSPYTHON = False
+
+PHONE_KEYS = ('mac', 'model', 'serial', 'firmware', 'macros', 'key', 'username', 'password',
+              'client_cert', 'client_key', 'url', 'expect')
+SECRET_KEYS = ('key', 'password')
+EXPECT_CHOICES = ('A', 'B', 'C', 'any')
+
+
+def _shape(result, params, expect):
+    if params['return_parameters']:
+        result['parameters'] = redact_parameters(result['parameters'], params['redact'], params['parameter_names'])
+    else:
+        result['parameters'] = {}
+    result['expect'] = expect
+    result['ok'] = expect == 'any' or result['behavior'] == expect
+    return result
+
+
+def _phone_args(params, phone):
+    args = {}
+    for name in PHONE_KEYS:
+        value = phone.get(name) if name in phone else None
+        args[name] = value if value is not None else params.get(name)
+    return args
+
+
+def _resync(emulator, params, args):
+    return emulator.resync(
+        args['url'], args['mac'], model=args['model'], serial=args['serial'], firmware=args['firmware'],
+        client_cert=args['client_cert'], client_key=args['client_key'], key=args['key'],
+        key_encoding=params['key_encoding'], username=args['username'], password=args['password'],
+        macros=args['macros'], resync_fails_on_fnf=params['resync_fails_on_fnf'])
+
+
+def _fleet(module, emulator, params):
+    from concurrent.futures import ThreadPoolExecutor
+
+    phones = []
+    for index, phone in enumerate(params['phones']):
+        if not isinstance(phone, dict) or not phone.get('mac'):
+            module.fail_json(msg='phones[%d] has no mac: each phone is a dict with at least mac' % index)
+        for name in SECRET_KEYS:
+            if phone.get(name):
+                module.no_log_values.add(str(phone[name]))
+        args = _phone_args(params, phone)
+        if args['expect'] not in EXPECT_CHOICES:
+            module.fail_json(msg='phones[%d] (%s): expect must be one of %s, got %r'
+                             % (index, phone['mac'], ', '.join(EXPECT_CHOICES), args['expect']))
+        phones.append(args)
+
+    def _one(args):
+        try:
+            return _shape(_resync(emulator, params, args), params, args['expect'])
+        except EmulatorError as exc:
+            return {'mac': args['mac'], 'behavior': None, 'reason': 'not checked: %s' % exc, 'step': 'input',
+                    'expect': args['expect'], 'ok': False, 'input_error': True}
+
+    workers = max(1, min(params['workers'], len(phones) or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(_one, phones))
+    summary = summarize(results)
+    summary['unexpected'] = sum(1 for item in results if not item['ok'])
+    out = dict(changed=False, phones=results, summary=summary)
+    bad = [item for item in results if not item['ok']]
+    if bad:
+        detail = '; '.join('%s: %s (expected %s) %s' % (item['mac'], item['behavior'], item['expect'], item['reason'])
+                           for item in bad[:5])
+        module.fail_json(msg='%d of %d phones did not behave as expected (A %d, B %d, C %d): %s%s'
+                         % (len(bad), len(results), summary['A'], summary['B'], summary['C'], detail,
+                            ' ...' if len(bad) > 5 else ''), **out)
+    module.exit_json(**out)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type='str', required=True),
+            mac=dict(type='str'),
+            model=dict(type='str', default='CP-8841-3PCC'),
+            serial=dict(type='str'),
+            firmware=dict(type='str', default='12.0.1'),
+            macros=dict(type='dict'),
+            ca_path=dict(type='path'),
+            client_cert=dict(type='str'),
+            client_key=dict(type='str', no_log=False),
+            nameservers=dict(type='list', elements='str'),
+            dns_port=dict(type='int', default=53),
+            address=dict(type='str'),
+            key=dict(type='str', no_log=True),
+            key_encoding=dict(type='str', default='utf-8', choices=['utf-8', 'base64url', 'hex']),
+            username=dict(type='str'),
+            password=dict(type='str', no_log=True),
+            expect=dict(type='str', default='A', choices=list(EXPECT_CHOICES)),
+            resync_fails_on_fnf=dict(type='bool', default=True),
+            timeout=dict(type='float', default=10),
+            max_redirects=dict(type='int', default=5),
+            return_parameters=dict(type='bool', default=True),
+            parameter_names=dict(type='list', elements='str'),
+            redact=dict(type='list', elements='str', default=['*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*']),
+            phones=dict(type='list', elements='dict'),
+            workers=dict(type='int', default=4),
+        ),
+        required_one_of=[('mac', 'phones')],
+        mutually_exclusive=[('mac', 'phones')],
+        supports_check_mode=True,
+    )
+    if IMPORT_ERROR:
+        module.fail_json(msg='phone_check cannot import its module_utils', exception=IMPORT_ERROR)
+    if not HAS_DNSPYTHON:
+        module.fail_json(msg=missing_required_lib('dnspython'))
+    params = module.params
+    if params['workers'] < 1:
+        module.fail_json(msg='workers must be at least 1, got %d' % params['workers'])
+    if params['timeout'] <= 0:
+        module.fail_json(msg='timeout must be positive, got %s' % params['timeout'])
+    try:
+        emulator = Emulator(ca_path=params['ca_path'], nameservers=params['nameservers'], dns_port=params['dns_port'],
+                            timeout=params['timeout'], address=params['address'], max_redirects=params['max_redirects'])
+    except ValueError as exc:
+        module.fail_json(msg='address: %s' % exc)
+    if params['phones'] is not None:
+        _fleet(module, emulator, params)
+    try:
+        result = _resync(emulator, params, _phone_args(params, {}))
+    except EmulatorError as exc:
+        module.fail_json(msg=str(exc))
+    result = _shape(result, params, params['expect'])
+    result['changed'] = False
+    if not result['ok']:
+        module.fail_json(msg='the phone would get behaviour %s, expected %s: %s'
+                         % (result['behavior'], params['expect'], result['reason']), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,301 @@
+# -*- coding: utf-8 -*-
+"""Test helpers for phone_check: a small lab PKI, a private nginx, a Digest/Basic HTTPS server.
+
+- ``LabPKI(dir)``: a server CA (stands in for the Cisco Server CA), a second, untrusted CA, a phone
+  client CA, server certificates (good, expired, from the untrusted CA) and phone client
+  certificates (OU=model, L=serial, ST=$MA). ECDSA P-256 keys keep set-up fast. Certificates are
+  minted with the ``cryptography`` library (the collection's lab_ca module was not there yet when
+  these tests were written); nginx and Python's ssl module (OpenSSL) are the judges.
+- ``Nginx(dir, pki, docroot)``: the real nginx binary on 127.0.0.1 with its own ``-p``/``-c``,
+  three TLS ports (good, untrusted, expired certificate), client certificates verified against
+  the client CA, each phone allowed only its own ``/cfg/<mac>.*``, a maintenance path answering 503,
+  redirects, and Basic authentication (auth_basic; stock Debian nginx has no Digest).
+- ``AuthServer``: HTTPS server on Python's http.server answering Digest (RFC 7616, MD5 or SHA-256,
+  qop=auth) or Basic challenges. Used for Digest because stock Debian nginx has no Digest module
+  and Apache is not installed: this keeps the test to loopback and the standard library.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _name(**attrs):
+    oids = {'CN': NameOID.COMMON_NAME, 'O': NameOID.ORGANIZATION_NAME, 'OU': NameOID.ORGANIZATIONAL_UNIT_NAME,
+            'L': NameOID.LOCALITY_NAME, 'ST': NameOID.STATE_OR_PROVINCE_NAME}
+    return x509.Name([x509.NameAttribute(oids[k], v) for k, v in attrs.items()])
+
+
+def _write_key(path, key):
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    os.chmod(path, 0o600)
+
+
+class CA(object):
+    def __init__(self, directory, name):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        subject = _name(CN=name, O='phoneprov test')
+        self.cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(_now() - datetime.timedelta(days=1))
+                     .not_valid_after(_now() + datetime.timedelta(days=30))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.path = Path(directory) / ('%s.pem' % name.replace(' ', '_'))
+        self.path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, cert_path, key_path, subject, server=True, sans=(), not_before=-1, not_after=30):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.cert.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(_now() + datetime.timedelta(days=not_before))
+                   .not_valid_after(_now() + datetime.timedelta(days=not_after))
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server
+                                                         else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
+        cert = builder.sign(self.key, hashes.SHA256())
+        Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_key(Path(key_path), key)
+        return str(cert_path), str(key_path)
+
+
+class LabPKI(object):
+    """Everything a phone_check test needs, in ``directory``."""
+
+    FQDN = 'prov.mpp.test'
+    CN = 'prov.mpp.test/mailto:ops@mpp.test'
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.server_ca = CA(self.dir, 'server-ca')
+        self.other_ca = CA(self.dir, 'untrusted-ca')
+        self.client_ca = CA(self.dir, 'client-ca')
+        subject = _name(CN=self.CN, O='phoneprov test')
+        self.good = self.server_ca.issue(self.dir / 'good.crt', self.dir / 'good.key', subject, sans=[self.FQDN])
+        self.untrusted = self.other_ca.issue(self.dir / 'untrusted.crt', self.dir / 'untrusted.key', subject,
+                                             sans=[self.FQDN])
+        self.expired = self.server_ca.issue(self.dir / 'expired.crt', self.dir / 'expired.key', subject,
+                                            sans=[self.FQDN], not_before=-30, not_after=-1)
+        self.clients = self.dir / 'clients'
+        self.clients.mkdir(exist_ok=True)
+
+    def client(self, mac, model='CP-8841-3PCC', serial='FCH0000TEST'):
+        """Issue a phone client certificate into clients/<mac>.crt and .key; return the paths."""
+        return self.client_ca.issue(self.clients / ('%s.crt' % mac), self.clients / ('%s.key' % mac),
+                                    _name(OU=model, L=serial, ST=mac), server=False)
+
+
+def free_tcp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+NGINX_CONF = '''
+{user}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+    client_body_temp_path {prefix}/tmp;
+    proxy_temp_path {prefix}/tmp;
+    fastcgi_temp_path {prefix}/tmp;
+    uwsgi_temp_path {prefix}/tmp;
+    scgi_temp_path {prefix}/tmp;
+    map $ssl_client_s_dn $client_mac {{
+        "~(^|,)ST=(?<dnmac>[0-9a-f]{{12}})(,|$)" $dnmac;
+        default "";
+    }}
+{servers}
+}}
+'''
+
+NGINX_SERVER = '''
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name prov.mpp.test;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_client_certificate {client_ca};
+        ssl_verify_client on;
+        root {docroot};
+        autoindex off;
+        location ~ "^/cfg/(?<filemac>[0-9a-f]{{12}})\\.[a-z.]+$" {{
+            if ($client_mac != $filemac) {{ return 403; }}
+        }}
+        location /maint/ {{ add_header Retry-After 600 always; return 503; }}
+        location /moved/ {{ rewrite ^/moved/(.*)$ /cfg/$1 permanent; }}
+        location /found/ {{ rewrite ^/found/(.*)$ https://prov.mpp.test:{port}/cfg/$1 redirect; }}
+        location /loop/ {{ rewrite ^/loop/(.*)$ /loop/$1 redirect; }}
+        location /basic/ {{
+            auth_basic "phones";
+            auth_basic_user_file {prefix}/htpasswd;
+            rewrite ^/basic/(.*)$ /cfg/$1 break;
+        }}
+        location / {{ return 404; }}
+    }}
+'''
+
+
+class Nginx(object):
+    """A private nginx: ports ``good``, ``untrusted``, ``expired`` (by server certificate)."""
+
+    def __init__(self, directory, pki, docroot, basic_user=('phone', 's3cret')):
+        self.prefix = Path(directory)
+        (self.prefix / 'tmp').mkdir(parents=True, exist_ok=True)
+        self.docroot = Path(docroot)
+        self.ports = {}
+        servers = []
+        for name, (cert, key) in (('good', pki.good), ('untrusted', pki.untrusted), ('expired', pki.expired)):
+            port = free_tcp_port()
+            self.ports[name] = port
+            servers.append(NGINX_SERVER.format(port=port, cert=cert, key=key, client_ca=pki.client_ca.path,
+                                               docroot=self.docroot, prefix=self.prefix))
+        hashed = subprocess.run(['openssl', 'passwd', '-apr1', basic_user[1]], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        (self.prefix / 'htpasswd').write_text('%s:%s\n' % (basic_user[0], hashed))
+        self.conf = self.prefix / 'nginx.conf'
+        # pytest's tmp dirs are 0700: workers run as root (loopback-only test instance) to read them.
+        user = 'user root root;' if os.geteuid() == 0 else ''
+        self.conf.write_text(NGINX_CONF.format(user=user, prefix=self.prefix, servers=''.join(servers)))
+        subprocess.run([NGINX, '-p', str(self.prefix), '-c', str(self.conf), '-t', '-q'], check=True,
+                       capture_output=True, timeout=30)
+        subprocess.run([NGINX, '-p', str(self.prefix), '-c', str(self.conf)], check=True, capture_output=True,
+                       timeout=30)
+        self._wait()
+
+    def _wait(self):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(('127.0.0.1', self.ports['good']), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError('nginx did not start: %s' % (self.prefix / 'error.log').read_text())
+
+    def stop(self):
+        pid_file = self.prefix / 'nginx.pid'
+        if pid_file.exists():
+            pid = int(pid_file.read_text().strip())
+            try:
+                os.kill(pid, signal.SIGQUIT)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+
+
+class AuthServer(object):
+    """HTTPS on 127.0.0.1 that demands Digest (``scheme='digest'``) or Basic credentials.
+
+    Serves ``files`` (path -> bytes) after a correct Authorization; records every request's
+    Authorization header in ``seen``. ``algorithm`` is MD5 or SHA-256.
+    """
+
+    def __init__(self, cert, key, files, username, password, scheme='digest', algorithm='MD5', realm='phones'):
+        self.files, self.username, self.password = files, username, password
+        self.scheme, self.algorithm, self.realm = scheme, algorithm, realm
+        self.nonce = base64.b64encode(os.urandom(12)).decode()
+        self.seen = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802 - http.server's name
+                header = self.headers.get('Authorization')
+                server.seen.append({'path': self.path, 'authorization': header,
+                                    'user_agent': self.headers.get('User-Agent')})
+                if header and server.check(header, self.path):
+                    body = server.files.get(self.path)
+                    if body is None:
+                        self.send_response(404)
+                        self.send_header('Content-Length', '0')
+                        self.end_headers()
+                        return
+                    self.send_response(200)
+                    self.send_header('Content-Length', str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(401)
+                if server.scheme == 'digest':
+                    self.send_header('WWW-Authenticate', 'Digest realm="%s", qop="auth", algorithm=%s, nonce="%s", '
+                                     'opaque="0pq"' % (server.realm, server.algorithm, server.nonce))
+                else:
+                    self.send_header('WWW-Authenticate', 'Basic realm="%s"' % server.realm)
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _hash(self, text):
+        algo = hashlib.sha256 if self.algorithm.upper().startswith('SHA-256') else hashlib.md5
+        return algo(text.encode()).hexdigest()
+
+    def check(self, header, path):
+        scheme, _, rest = header.partition(' ')
+        if self.scheme == 'basic':
+            expected = base64.b64encode(('%s:%s' % (self.username, self.password)).encode()).decode()
+            return scheme == 'Basic' and rest == expected
+        if scheme != 'Digest':
+            return False
+        fields = {}
+        for part in rest.split(','):
+            name, _, value = part.strip().partition('=')
+            fields[name] = value.strip('"')
+        if fields.get('username') != self.username or fields.get('nonce') != self.nonce or fields.get('uri') != path:
+            return False
+        ha1 = self._hash('%s:%s:%s' % (self.username, self.realm, self.password))
+        ha2 = self._hash('GET:%s' % path)
+        expected = self._hash('%s:%s:%s:%s:%s:%s' % (ha1, self.nonce, fields.get('nc'), fields.get('cnonce'),
+                                                     fields.get('qop'), ha2))
+        return fields.get('response') == expected and fields.get('opaque') == '0pq'
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
