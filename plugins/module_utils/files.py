@@ -39,11 +39,13 @@ def _mode_bits(module, mode, path):
         return module._symbolic_mode_to_octal(os.stat_result((current,) + (0,) * 9), mode)  # pylint: disable=protected-access
 
 
-def atomic_write(path, content, mode=0o600):
+def atomic_write(path, content, mode=0o600, uid=None, gid=None, fsync=True):
     """Write ``content`` (bytes) to ``path`` through a temporary file and a rename.
 
-    The temporary file is created 0600 and chmod-ed to ``mode`` before the rename, so the
-    published file never has wider permissions than asked for.
+    The temporary file is created 0600, chown-ed to ``uid``/``gid`` (when given, -1 or None
+    keeps the current one) and chmod-ed to ``mode`` before the rename, so the published file
+    never has wider permissions than asked for and is readable by its final owner/group the
+    moment it appears. ``fsync=False`` skips the flush to disk (bulk writers sync once).
     """
     directory = os.path.dirname(os.path.abspath(path)) or '.'
     fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
@@ -51,7 +53,10 @@ def atomic_write(path, content, mode=0o600):
         with os.fdopen(fd, 'wb') as handle:
             handle.write(content)
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
+            if uid is not None or gid is not None:
+                os.fchown(handle.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
             os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:

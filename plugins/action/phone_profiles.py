@@ -1,0 +1,341 @@
+# -*- coding: utf-8 -*-
+# Copyright: phoneprov.mpp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller half of phoneprov.mpp.phone_profiles: render the fleet, ship one payload.
+
+1. Check every phone entry (MAC rule, duplicates, key, template choice) before any work.
+2. Ask the managed host for the hashes of the profiles it holds (module, ``inventory: true``).
+3. Render each phone's template once per phone with the task's variable context built once;
+   only ``phone`` (and ``phone_mac``...) change between phones, and each template is compiled
+   once. Check each result as a ``<flat-profile>``, encode it (gzip, encryption) and hash it.
+   Profiles whose hash differs from the host's go into one zlib-compressed payload file.
+4. Transfer the payload and run the module, which writes changed files atomically and prunes.
+Any failure in 1 or 3 stops the task before step 4: nothing is published.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import difflib
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import zlib
+
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.plugins.action import ActionBase
+
+try:  # ansible-core >= 2.19
+    from ansible.template import generate_ansible_template_vars, trust_as_template
+except ImportError:  # pragma: no cover - older ansible-core
+    from ansible.template import generate_ansible_template_vars  # pylint: disable=ungrouped-imports
+
+    def trust_as_template(value):
+        return value
+
+from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, check_flat_profile
+from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, mac_colon, normalize_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import (
+    ProfileCodecError, decode_profile, encode_profile, key_bytes,
+)
+
+MODULE = 'phoneprov.mpp.phone_profiles'
+_MACRO = re.compile(r'\$(MAU|MAC|MA)|\{\{\s*mac\s*\}\}')
+_SECRET_ELEMENT = re.compile(r'(<([A-Za-z0-9_.-]*(?:password|secret|key|ikm)[A-Za-z0-9_.-]*)\b[^>]*>)([^<]*)(</\2>)',
+                             re.IGNORECASE)
+MASK = '********'
+
+ARGUMENT_SPEC = dict(
+    phones=dict(type='list', required=True),
+    template=dict(type='str'),
+    templates=dict(type='dict'),
+    dest=dict(type='str', required=True),
+    filename=dict(type='str', default='$MA.xml'),
+    compress=dict(type='bool', default=False),
+    encrypt=dict(type='str', default='none', choices=['none', 'aes-256-cbc', 'rfc8188']),
+    key_field=dict(type='str', default='key', no_log=False),
+    key_encoding=dict(type='str', default='utf-8', choices=['utf-8', 'base64url', 'hex'], no_log=False),
+    record_size=dict(type='int', default=4096),
+    prune=dict(type='bool', default=False),
+    manifest=dict(type='str', default='.phone_profiles.json'),
+    diff_count=dict(type='int', default=3),
+    mode=dict(type='raw', default='0640'),
+    owner=dict(type='str'),
+    group=dict(type='str'),
+)
+
+
+def profile_filename(pattern, ma):
+    """The file name for a phone: ``$MA``, ``$MAU``, ``$MAC`` and ``{{ mac }}`` replaced."""
+    def repl(match):
+        macro = match.group(1)
+        if macro == 'MAU':
+            return ma.upper()
+        if macro == 'MAC':
+            return mac_colon(ma)
+        return ma
+    return _MACRO.sub(repl, pattern)
+
+
+def mask_secrets(text, key=None):
+    """Profile text for a diff: secret-looking parameter values and the phone's key masked."""
+    text = _SECRET_ELEMENT.sub(lambda m: m.group(1) + (MASK if m.group(3) else '') + m.group(4), text)
+    if key and isinstance(key, str) and len(key) >= 3:
+        text = text.replace(key, MASK)
+    return text
+
+
+def _describe(index, phone):
+    mac = phone.get('mac') if isinstance(phone, dict) else None
+    return 'phone #%d%s' % (index + 1, ' (mac %s)' % mac if isinstance(mac, str) else '')
+
+
+class _Fail(Exception):
+    pass
+
+
+class ActionModule(ActionBase):
+    """Render every phone's profile on the controller and publish them in one transfer."""
+
+    TRANSFERS_FILES = True
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        local_tmp = None
+        try:
+            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            entries = self._check_phones(args)
+            templates = self._load_templates(args, entries)
+            local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
+            module_args = dict((k, args[k]) for k in ('dest', 'manifest', 'mode', 'owner', 'group', 'prune'))
+            module_args['phones'] = []
+            inventory = self._run_module(dict(module_args, inventory=True), task_vars)
+            if inventory.get('failed'):
+                inventory.pop('invocation', None)
+                return inventory
+            host_hashes = inventory.get('hashes', {})
+            payload_path = os.path.join(local_tmp, 'payload')
+            rendered = self._render_all(args, entries, templates, task_vars, host_hashes, payload_path)
+            matched = rendered['matched']
+            if matched == len(entries) and (not args['prune'] or len(host_hashes) == matched):
+                # Nothing to write, nothing to prune: the host need not see a payload at all.
+                macs = [entry[1] for entry in entries]
+                result.update(changed=False, created=[], updated=[], removed=[], unchanged=macs,
+                              counts=dict(created=0, updated=0, removed=0, unchanged=len(macs), total=len(macs)),
+                              dest=args['dest'], manifest=inventory.get('manifest'), shipped=0)
+                return result
+            remote_payload = self._connection._shell.join_path(self._connection._shell.tmpdir, 'phone_profiles.payload')
+            self._transfer_file(payload_path, remote_payload)
+            self._fixup_perms2((self._connection._shell.tmpdir, remote_payload))
+            published = self._run_module(dict(module_args, payload=remote_payload), task_vars)
+            published.pop('invocation', None)
+            old_contents = published.pop('old_contents', None) or {}
+            if published.get('failed'):
+                return published
+            result.update(published)
+            if self._play_context.diff and (published.get('changed')):
+                result['diff'] = self._diff(published, rendered['samples'], old_contents, args, entries)
+            return result
+        except _Fail as exc:
+            result.update(failed=True, msg=to_native(exc))
+            return result
+        finally:
+            if local_tmp:
+                shutil.rmtree(local_tmp, ignore_errors=True)
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    # -- step 1: phone entries and templates ---------------------------------------------------
+
+    def _check_phones(self, args):
+        """List of (index, ma, filename, phone, template name) or _Fail naming the phone at fault."""
+        phones = args['phones']
+        pattern = args['filename']
+        if not pattern or '/' in pattern or pattern in ('.', '..') or pattern == args['manifest']:
+            raise _Fail('filename %r is not a plain file name' % pattern)
+        if not _MACRO.search(pattern) and len(phones) > 1:
+            raise _Fail('filename %r has no $MA, $MAU or $MAC macro: every phone would get the same file' % pattern)
+        encrypt = args['encrypt']
+        key_field = args['key_field']
+        templates = args['templates'] or {}
+        if not args['template'] and not templates:
+            raise _Fail('give template (one for all phones) or templates (per model), or both')
+        if args['record_size'] < 18:
+            raise _Fail('record_size must be 18 or more, got %d' % args['record_size'])
+        seen_mac = {}
+        seen_file = {}
+        entries = []
+        for index, phone in enumerate(phones):
+            if not isinstance(phone, dict):
+                raise _Fail('phone #%d is a %s, not a dict with a mac' % (index + 1, type(phone).__name__))
+            if 'mac' not in phone or phone['mac'] in (None, ''):
+                raise _Fail('%s has no mac' % _describe(index, phone))
+            try:
+                ma = normalize_mac(phone['mac'])
+            except MACError as exc:
+                raise _Fail('%s: %s' % (_describe(index, phone), exc))
+            if ma in seen_mac:
+                raise _Fail('%s: duplicate MAC %s, already used by phone #%d' % (_describe(index, phone), ma, seen_mac[ma] + 1))
+            seen_mac[ma] = index
+            name = profile_filename(pattern, ma)
+            if name in seen_file:
+                raise _Fail('%s: file name %s already used by phone #%d' % (_describe(index, phone), name, seen_file[name] + 1))
+            seen_file[name] = index
+            if encrypt != 'none':
+                key = phone.get(key_field)
+                if key in (None, ''):
+                    raise _Fail('%s has no %s: encrypt=%s needs a key per phone' % (_describe(index, phone), key_field, encrypt))
+                if not isinstance(key, str):
+                    raise _Fail('%s: %s must be a string' % (_describe(index, phone), key_field))
+                try:
+                    key_bytes(key, args['key_encoding'] if encrypt == 'rfc8188' else 'utf-8')
+                except ProfileCodecError as exc:
+                    raise _Fail('%s: %s: %s' % (_describe(index, phone), key_field, exc))
+            model = phone.get('model')
+            template = templates.get(model) if isinstance(model, str) else None
+            if template is None:
+                template = args['template']
+            if not template:
+                raise _Fail('%s: no template for model %r (templates has %s) and no default template'
+                            % (_describe(index, phone), model, ', '.join(sorted(templates)) or 'none'))
+            entries.append((index, ma, name, phone, template))
+        return entries
+
+    def _load_templates(self, args, entries):
+        """Dict template name -> (trusted text, path, template vars)."""
+        loaded = {}
+        for name in set(entry[4] for entry in entries):
+            try:
+                path = self._find_needle('templates', name)
+                text = self._loader.get_text_file_contents(path)
+            except AnsibleError as exc:
+                raise _Fail('template %s: %s' % (name, to_native(exc)))
+            tvars = generate_ansible_template_vars(path=name, fullpath=path, dest_path=args['dest'])
+            loaded[name] = (trust_as_template(text), path, tvars)
+        return loaded
+
+    # -- step 3: render, check, encode, hash ------------------------------------------------------
+
+    def _templar_for(self, templates, task_vars):
+        searchpath = list(task_vars.get('ansible_search_path', []))
+        searchpath.extend([self._loader.get_basedir()])
+        searchpath.extend(os.path.dirname(item[1]) for item in templates.values())
+        expanded = []
+        for path in searchpath:
+            expanded.extend([os.path.join(path, 'templates'), path])
+        templar = self._templar.copy_with_new_env(searchpath=expanded, available_variables=task_vars)
+        # Compile each template once, not once per phone: Jinja2 compiles a template string on
+        # every render otherwise (about 3 ms each), which is most of the naive loop's cost.
+        engine = getattr(templar, '_engine', None)
+        compile_template = getattr(engine, '_compile_template', None)
+        if compile_template is not None:
+            cache = {}
+
+            def cached_compile(template, options):
+                try:
+                    key = (str(template), options)
+                    hash(key)
+                except TypeError:
+                    return compile_template(template, options)
+                compiled = cache.get(key)
+                if compiled is None:
+                    compiled = cache[key] = compile_template(template, options)
+                return compiled
+
+            engine._compile_template = cached_compile  # pylint: disable=protected-access
+        return templar
+
+    def _render_all(self, args, entries, templates, task_vars, host_hashes, payload_path):
+        templar = self._templar_for(templates, task_vars)
+        encrypt, compress = args['encrypt'], args['compress']
+        key_field, key_encoding = args['key_field'], args['key_encoding']
+        want_diff = self._play_context.diff
+        diff_left = max(args['diff_count'], 0) if want_diff else 0
+        samples = {}
+        matched = 0
+        compressor = zlib.compressobj(1)
+        layers = dict((name, collections.ChainMap(item[2], task_vars)) for name, item in templates.items())
+        with open(payload_path, 'wb') as payload:
+            for index, ma, filename, phone, template in entries:
+                text_template, _path, _tvars = templates[template]
+                templar.available_variables = collections.ChainMap(
+                    {'phone': phone, 'phone_mac': ma, 'phone_mac_colon': mac_colon(ma), 'phone_filename': filename},
+                    layers[template])
+                try:
+                    text = templar.template(text_template, escape_backslashes=False)
+                except Exception as exc:  # pylint: disable=broad-except
+                    raise _Fail('%s: template %s failed: %s' % (_describe(index, phone), template, to_native(exc)))
+                if not isinstance(text, str):
+                    text = to_text(text)
+                plain = to_bytes(text, errors='surrogate_or_strict')
+                try:
+                    check_flat_profile(plain)
+                except ProfileError as exc:
+                    raise _Fail('%s: template %s did not give a valid profile: %s' % (_describe(index, phone), template, exc))
+                try:
+                    data = encode_profile(plain, compress=compress, encrypt=encrypt,
+                                          key=phone.get(key_field) if encrypt != 'none' else None,
+                                          key_encoding=key_encoding, salt='derive', record_size=args['record_size'])
+                except ProfileCodecError as exc:
+                    raise _Fail('%s: encoding failed: %s' % (_describe(index, phone), exc))
+                sha = hashlib.sha256(data).hexdigest()
+                header = {'f': filename, 'm': ma, 'h': sha}
+                if host_hashes.get(filename) == sha:
+                    matched += 1
+                    header['n'] = -1
+                    content = b''
+                else:
+                    header['n'] = -1 if self._play_context.check_mode else len(data)
+                    content = b'' if self._play_context.check_mode else data
+                    if diff_left:
+                        diff_left -= 1
+                        header['d'] = 1
+                        samples[ma] = text
+                payload.write(compressor.compress(json.dumps(header, separators=(',', ':')).encode('utf-8') + b'\n'))
+                if content:
+                    payload.write(compressor.compress(content))
+            payload.write(compressor.flush())
+        return {'matched': matched, 'samples': samples}
+
+    # -- step 4: the managed host -------------------------------------------------------------------
+
+    def _run_module(self, module_args, task_vars):
+        if self._connection._shell.tmpdir is None:
+            self._make_tmp_path()
+        return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+
+    def _diff(self, published, samples, old_contents, args, entries):
+        by_mac = dict((entry[1], entry) for entry in entries)
+        lines = []
+        for label in ('created', 'updated', 'removed'):
+            macs = published.get(label) or []
+            if macs:
+                shown = ', '.join(macs[:20]) + (' ... (%d more)' % (len(macs) - 20) if len(macs) > 20 else '')
+                lines.append('%s %d: %s\n' % (label, len(macs), shown))
+        for ma, new_text in samples.items():
+            if ma not in (published.get('created') or []) and ma not in (published.get('updated') or []):
+                continue
+            entry = by_mac.get(ma)
+            key = entry[3].get(args['key_field']) if entry and args['encrypt'] != 'none' else None
+            old_text = ''
+            if ma in old_contents:
+                try:
+                    old_plain, _info = decode_profile(base64.b64decode(old_contents[ma]), key=key,
+                                                      key_encoding=args['key_encoding'])
+                    old_text = to_text(old_plain, errors='surrogate_or_replace')
+                except (ProfileCodecError, ValueError) as exc:
+                    old_text = '(previous content could not be decoded: %s)\n' % exc
+            name = os.path.join(args['dest'], entry[2] if entry else ma)
+            lines.extend(difflib.unified_diff(mask_secrets(old_text, key).splitlines(True),
+                                              mask_secrets(new_text, key).splitlines(True),
+                                              'before: %s' % name, 'after: %s' % name))
+        text = ''.join(line if line.endswith('\n') else line + '\n' for line in lines)
+        return {'prepared': text}

@@ -1,0 +1,535 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: phoneprov.mpp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: phone_profiles
+short_description: Render and publish every Cisco MPP phone's profile in one task
+version_added: 0.1.0
+description:
+  - Renders one C(<flat-profile>) XML profile per phone from a Jinja2 template on the controller,
+    with the full Ansible variable context (host and group vars) plus the phone's own entry as
+    C(phone), optionally compresses (gzip) and encrypts it (OpenSSL AES-256-CBC or RFC 8188
+    C(aes128gcm)) with the phone's own key, and publishes the results into O(dest) on the
+    managed host, one file per phone, named C($MA.xml) by default.
+  - Every phone entry and every rendered profile is checked before anything is written. A missing,
+    malformed or duplicate MAC, a missing key, a template error or a result that is not well-formed
+    XML with root C(<flat-profile>) fails the task naming the phone, and nothing is published.
+  - The controller renders the fleet and sends the managed host one compressed payload holding only
+    the profiles whose content changed (it first asks the host for the hashes of what it has).
+    The host writes only changed files, each atomically (temporary file, ownership and mode set,
+    then rename), so a phone resyncing during a push reads the old or the new profile, never a
+    part of one. A rerun with nothing to change transfers no profile content.
+  - The files this module manages are listed in a manifest file in O(dest) (O(manifest), default
+    C(.phone_profiles.json)) with their SHA-256, size and stat data. Only files in the manifest are
+    ever removed by O(prune). A file already present at a phone's path but not in the manifest is
+    adopted when its content is what the template renders, and replaced otherwise.
+  - Encrypted output uses a salt derived from the key and the plaintext (HMAC-SHA256), so an
+    unchanged profile encrypts to unchanged bytes and reruns are idempotent; changing the content or
+    the key changes the salt.
+  - Runs on the controller (action plugin) and on the managed host (this module); the options
+    O(payload) and O(inventory) are set by the action plugin, not by users.
+author:
+  - phoneprov.mpp contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Shows which phones' profiles are created, updated or removed and a unified diff of the
+      plaintext for the first O(diff_count) of them. Keys never appear; values of parameters whose
+      name contains C(Password), C(Secret), C(Key) or C(IKM) are masked.
+  platform:
+    platforms: posix
+options:
+  phones:
+    description:
+      - The fleet, a list of dicts (usually C(mpp_phones)). Each entry needs C(mac) in any common
+        spelling (C(000e08abcdef), C(00:0e:08:ab:cd:ef), C(00-0e-08-ab-cd-ef), C(000e.08ab.cdef)).
+      - Every other key is free for the template, which sees the entry as C(phone). C(model) selects
+        a per-model template from O(templates); the key named by O(key_field) holds the phone's
+        encryption key.
+      - The template also sees C(phone_mac) (C($MA) form), C(phone_mac_colon) (C($MAC) form) and
+        C(phone_filename).
+    type: list
+    elements: dict
+    required: true
+  template:
+    description:
+      - Path of the Jinja2 template on the controller, searched like M(ansible.builtin.template)'s
+        C(src) (role C(templates/) directories first).
+      - Used for every phone whose model has no entry in O(templates).
+    type: path
+  templates:
+    description:
+      - Per-model templates, a dict of model name (the phone entry's C(model), such as
+        C(CP-8841-3PCC)) to template path. Phones whose model is not listed use O(template); when
+        O(template) is not set either, such a phone fails the task.
+    type: dict
+  dest:
+    description: Directory on the managed host that receives the profiles; it must exist.
+    type: path
+    required: true
+  filename:
+    description:
+      - File name of each phone's profile in O(dest). The phone macros C($MA) (MAC lower-case),
+        C($MAU) (upper-case) and C($MAC) (lower-case with colons) are replaced; a literal
+        C({{ mac }}) is accepted for C($MA) (quote it with C(!unsafe) or C({% raw %})).
+      - It must not contain C(/).
+    type: str
+    default: $MA.xml
+  compress:
+    description: Compress each profile with gzip (before encryption, as the phone expects).
+    type: bool
+    default: false
+  encrypt:
+    description:
+      - V(none) publishes plain (or only compressed) profiles.
+      - V(aes-256-cbc) produces exactly what C(openssl enc -d -aes-256-cbc -md md5 -k KEY) decrypts
+        (OpenSSL C(Salted__) header, key and IV by EVP_BytesToKey with MD5); the phone's rule needs
+        C([--key KEY]), usually C([--key $B]) with the key in C(GPP_B).
+      - V(rfc8188) produces RFC 8188 C(aes128gcm) content; the phone's input keying material is its
+        C(IKM_HTTP_Encrypt_Content) parameter. How the phone turns that text into key octets is
+        unverified; see O(key_encoding).
+      - Each phone's key comes from its entry (O(key_field)); a phone without one fails the task.
+    type: str
+    choices: [none, aes-256-cbc, rfc8188]
+    default: none
+  key_field:
+    description: Name of the phone entry key that holds the phone's encryption key.
+    type: str
+    default: key
+  key_encoding:
+    description:
+      - How the key text becomes key octets for V(rfc8188). V(utf-8) (default, an unverified
+        assumption about the phone) uses the text's UTF-8 octets; V(base64url) and V(hex) decode it.
+      - V(aes-256-cbc) always uses the UTF-8 text as the OpenSSL passphrase.
+    type: str
+    choices: [utf-8, base64url, hex]
+    default: utf-8
+  record_size:
+    description: RFC 8188 record size (C(rs)), 18 or more.
+    type: int
+    default: 4096
+  prune:
+    description: Remove profiles this module published earlier (listed in the manifest) for phones
+      no longer in O(phones). Other files in O(dest) are never touched.
+    type: bool
+    default: false
+  manifest:
+    description: File name, in O(dest), of the manifest listing the files this module manages.
+    type: str
+    default: .phone_profiles.json
+  diff_count:
+    description: With C(--diff), how many changed phones get a unified diff (all are listed).
+    type: int
+    default: 3
+  mode:
+    description:
+      - Permissions of the profile files, an octal string such as V('0640'). Profiles hold SIP
+        credentials, so the default is not world-readable; give the web server's group with
+        O(group).
+    type: raw
+    default: '0640'
+  owner:
+    description: Owner of the profile files (name or uid). Default the connecting user.
+    type: str
+  group:
+    description: Group of the profile files (name or gid), e.g. the web server's group.
+    type: str
+  payload:
+    description: Internal, set by the action plugin. Path of the payload file on the managed host.
+    type: path
+  inventory:
+    description: Internal, set by the action plugin. Only report the hashes of managed files.
+    type: bool
+    default: false
+notes:
+  - Files are written without an fsync each; the module syncs once after writing, before it
+    updates the manifest.
+  - Profiles are written atomically, so a reader sees a complete old or new file. Across files the
+    push is not one transaction; an interrupted push leaves some phones updated, and a rerun
+    completes it.
+seealso:
+  - module: ansible.builtin.template
+  - role: phoneprov.mpp.phone_profiles
+    description: Wires this module to the provisioning server's document root.
+'''
+
+EXAMPLES = r'''
+- name: Publish every phone's profile
+  phoneprov.mpp.phone_profiles:
+    phones: "{{ mpp_phones }}"
+    template: flat-profile.xml.j2
+    dest: /srv/mpp/profiles
+    group: www-data
+    prune: true
+
+- name: Per-model templates, compressed and encrypted with each phone's own key
+  phoneprov.mpp.phone_profiles:
+    phones: "{{ mpp_phones }}"
+    template: generic.xml.j2
+    templates:
+      CP-8841-3PCC: cp8841.xml.j2
+      CP-7841-3PCC: cp7841.xml.j2
+    dest: /srv/mpp/profiles
+    filename: $MA.cfg
+    compress: true
+    encrypt: aes-256-cbc
+    key_field: profile_key
+'''
+
+RETURN = r'''
+created:
+  description: MACs (C($MA) form) whose profile was created (or would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [000e08abcdef]
+updated:
+  description: MACs whose profile content (or file mode/owner/group) changed.
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: MACs whose profile was removed by O(prune).
+  returned: always
+  type: list
+  elements: str
+unchanged:
+  description: MACs whose profile was already up to date.
+  returned: always
+  type: list
+  elements: str
+counts:
+  description: Number of phones in each list, and C(total) phones.
+  returned: always
+  type: dict
+  sample: {created: 1, updated: 0, removed: 0, unchanged: 9999, total: 10000}
+dest:
+  description: The destination directory.
+  returned: always
+  type: str
+  sample: /srv/mpp/profiles
+manifest:
+  description: Path of the manifest file.
+  returned: always
+  type: str
+  sample: /srv/mpp/profiles/.phone_profiles.json
+shipped:
+  description: Number of profiles whose content was transferred to the managed host.
+  returned: always
+  type: int
+  sample: 1
+'''
+
+import base64
+import grp
+import hashlib
+import json
+import os
+import pwd
+import zlib
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write
+
+MANIFEST_VERSION = 1
+DIFF_OLD_LIMIT = 256 * 1024
+
+
+def _sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stat_key(st):
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def load_manifest(path):
+    """The manifest's ``files`` dict (filename -> entry), {} when there is none."""
+    try:
+        with open(path, 'rb') as handle:
+            data = json.loads(handle.read().decode('utf-8'))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise ValueError('manifest %s is not valid JSON (%s); remove it to start over' % (path, exc))
+    if not isinstance(data, dict) or data.get('version') != MANIFEST_VERSION or not isinstance(data.get('files'), dict):
+        raise ValueError('manifest %s is not a phone_profiles manifest version %d' % (path, MANIFEST_VERSION))
+    return data['files']
+
+
+class Publisher(object):
+    """Host side: the manifest, verified hashes, atomic writes, prune."""
+
+    def __init__(self, module):
+        self.module = module
+        params = module.params
+        self.dest = params['dest']
+        name = params['manifest']
+        if not name or '/' in name or name in ('.', '..'):
+            module.fail_json(msg='manifest must be a plain file name, got %r' % name)
+        self.manifest_path = os.path.join(self.dest, name)
+        if not os.path.isdir(self.dest):
+            module.fail_json(msg='destination directory %s does not exist' % self.dest, dest=self.dest)
+        try:
+            self.manifest = load_manifest(self.manifest_path)
+        except ValueError as exc:
+            module.fail_json(msg=to_native(exc), dest=self.dest)
+        self.mode = self._mode(params['mode'])
+        self.uid = self._uid(params['owner'])
+        self.gid = self._gid(params['group'])
+
+    def _mode(self, mode):
+        if isinstance(mode, int):
+            return mode
+        try:
+            value = int(str(mode), 8)
+        except ValueError:
+            self.module.fail_json(msg='mode must be an octal number such as 0640, got %r' % (mode,))
+        if not 0 <= value <= 0o7777:
+            self.module.fail_json(msg='mode %r is out of range' % (mode,))
+        return value
+
+    def _uid(self, owner):
+        if owner is None:
+            return None
+        if owner.isdigit():
+            return int(owner)
+        try:
+            return pwd.getpwnam(owner).pw_uid
+        except KeyError:
+            self.module.fail_json(msg='owner %s does not exist on the managed host' % owner)
+
+    def _gid(self, group):
+        if group is None:
+            return None
+        if group.isdigit():
+            return int(group)
+        try:
+            return grp.getgrnam(group).gr_gid
+        except KeyError:
+            self.module.fail_json(msg='group %s does not exist on the managed host' % group)
+
+    def verified(self, filename):
+        """(sha256, stat) of a managed file whose manifest entry still matches, else (None, stat)."""
+        path = os.path.join(self.dest, filename)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None, None
+        entry = self.manifest.get(filename)
+        if entry and entry.get('stat') == _stat_key(st):
+            return entry.get('sha256'), st
+        return None, st
+
+    def actual_hash(self, filename):
+        """(sha256, stat) of the file as it is now (hashing it when the manifest cannot vouch)."""
+        sha, st = self.verified(filename)
+        if sha is None and st is not None:
+            path = os.path.join(self.dest, filename)
+            if not os.path.isfile(path) or os.path.islink(path):
+                self.module.fail_json(msg='%s exists and is not a regular file' % path)
+            sha = _sha256_file(path)
+        return sha, st
+
+    def attributes_differ(self, st):
+        if st is None:
+            return False
+        if (st.st_mode & 0o7777) != self.mode:
+            return True
+        if self.uid is not None and st.st_uid != self.uid:
+            return True
+        return self.gid is not None and st.st_gid != self.gid
+
+    def fix_attributes(self, path):
+        os.chmod(path, self.mode)
+        if self.uid is not None or self.gid is not None:
+            os.chown(path, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
+
+    def record(self, filename, mac, sha):
+        st = os.lstat(os.path.join(self.dest, filename))
+        self.manifest[filename] = {'mac': mac, 'sha256': sha, 'stat': _stat_key(st)}
+
+    def save_manifest(self):
+        data = json.dumps({'version': MANIFEST_VERSION, 'files': self.manifest}, sort_keys=True,
+                          separators=(',', ':')).encode('utf-8')
+        atomic_write(self.manifest_path, data, 0o644, fsync=True)
+
+
+def read_payload(path):
+    """Yield (header dict, content bytes or None) records of the action plugin's payload file.
+
+    The file is zlib-compressed; each record is a JSON header line, followed by ``n`` content
+    octets when ``n`` >= 0.
+    """
+    decompressor = zlib.decompressobj()
+    buffer = bytearray()
+    with open(path, 'rb') as handle:
+        eof = False
+
+        def fill(need):
+            nonlocal eof
+            while len(buffer) < need and not eof:
+                block = handle.read(1 << 20)
+                if not block:
+                    buffer.extend(decompressor.flush())
+                    eof = True
+                    break
+                buffer.extend(decompressor.decompress(block))
+
+        while True:
+            newline = buffer.find(b'\n')
+            while newline < 0 and not eof:
+                fill(len(buffer) + (1 << 16))
+                newline = buffer.find(b'\n')
+            if newline < 0:
+                if buffer:
+                    raise ValueError('payload is truncated')
+                return
+            header = json.loads(bytes(buffer[:newline]).decode('utf-8'))
+            del buffer[:newline + 1]
+            size = header.get('n', -1)
+            content = None
+            if size >= 0:
+                fill(size)
+                if len(buffer) < size:
+                    raise ValueError('payload is truncated inside %s' % header.get('f'))
+                content = bytes(buffer[:size])
+                del buffer[:size]
+            yield header, content
+
+
+def inventory(module, publisher):
+    hashes = {}
+    for filename in publisher.manifest:
+        sha, _st = publisher.verified(filename)
+        if sha is not None:
+            hashes[filename] = sha
+    module.exit_json(changed=False, hashes=hashes, dest=publisher.dest, manifest=publisher.manifest_path)
+
+
+def publish(module, publisher):
+    check = module.check_mode
+    created, updated, unchanged, removed = [], [], [], []
+    wanted = set()
+    old_contents = {}
+    shipped = 0
+    wrote = False
+    try:
+        for header, content in read_payload(module.params['payload']):
+            filename, mac, sha = header['f'], header['m'], header['h']
+            if '/' in filename or filename in ('.', '..', os.path.basename(publisher.manifest_path)):
+                module.fail_json(msg='invalid profile file name %r for phone %s' % (filename, mac))
+            wanted.add(filename)
+            path = os.path.join(publisher.dest, filename)
+            actual, st = publisher.actual_hash(filename)
+            if content is not None:
+                shipped += 1
+            if header.get('d') and actual is not None and actual != sha and st is not None and st.st_size <= DIFF_OLD_LIMIT:
+                with open(path, 'rb') as handle:
+                    old_contents[mac] = base64.b64encode(handle.read()).decode('ascii')
+            if actual == sha:
+                if publisher.attributes_differ(st):
+                    updated.append(mac)
+                    if not check:
+                        publisher.fix_attributes(path)
+                        wrote = True
+                else:
+                    unchanged.append(mac)
+                if not check and (filename not in publisher.manifest or publisher.manifest[filename].get('mac') != mac
+                                  or publisher.manifest[filename].get('stat') != _stat_key(os.lstat(path))):
+                    publisher.record(filename, mac, sha)
+                    wrote = True
+                continue
+            (created if actual is None else updated).append(mac)
+            if check:
+                continue
+            if content is None:
+                module.fail_json(msg='profile %s of phone %s changed on the managed host during the push; '
+                                     'run the task again' % (path, mac))
+            if hashlib.sha256(content).hexdigest() != sha:
+                module.fail_json(msg='payload for phone %s is corrupt (hash mismatch)' % mac)
+            atomic_write(path, content, publisher.mode, uid=publisher.uid, gid=publisher.gid, fsync=False)
+            publisher.record(filename, mac, sha)
+            wrote = True
+        if module.params['prune']:
+            for filename in sorted(set(publisher.manifest) - wanted):
+                mac = publisher.manifest[filename].get('mac', filename)
+                removed.append(mac)
+                if not check:
+                    try:
+                        os.unlink(os.path.join(publisher.dest, filename))
+                    except FileNotFoundError:
+                        pass
+                    del publisher.manifest[filename]
+                    wrote = True
+    except (OSError, ValueError) as exc:
+        if wrote:
+            _finish(publisher)
+        module.fail_json(msg='publishing profiles into %s failed: %s' % (publisher.dest, to_native(exc)))
+    if wrote:
+        _finish(publisher)
+    counts = {'created': len(created), 'updated': len(updated), 'removed': len(removed),
+              'unchanged': len(unchanged), 'total': len(wanted)}
+    module.exit_json(changed=bool(created or updated or removed), created=created, updated=updated,
+                     removed=removed, unchanged=unchanged, counts=counts, dest=publisher.dest,
+                     manifest=publisher.manifest_path, shipped=shipped, old_contents=old_contents)
+
+
+def _finish(publisher):
+    if hasattr(os, 'sync'):
+        os.sync()
+    publisher.save_manifest()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            phones=dict(type='list', elements='dict', required=True),
+            template=dict(type='path'),
+            templates=dict(type='dict'),
+            dest=dict(type='path', required=True),
+            filename=dict(type='str', default='$MA.xml'),
+            compress=dict(type='bool', default=False),
+            encrypt=dict(type='str', default='none', choices=['none', 'aes-256-cbc', 'rfc8188']),
+            key_field=dict(type='str', default='key', no_log=False),
+            key_encoding=dict(type='str', default='utf-8', choices=['utf-8', 'base64url', 'hex'], no_log=False),
+            record_size=dict(type='int', default=4096),
+            prune=dict(type='bool', default=False),
+            manifest=dict(type='str', default='.phone_profiles.json'),
+            diff_count=dict(type='int', default=3),
+            mode=dict(type='raw', default='0640'),
+            owner=dict(type='str'),
+            group=dict(type='str'),
+            payload=dict(type='path'),
+            inventory=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    if module.params['phones']:
+        module.fail_json(msg='phone_profiles renders on the controller: the action plugin sends the host a '
+                             'payload, not the phones')
+    publisher = Publisher(module)
+    if module.params['inventory']:
+        inventory(module, publisher)
+    if not module.params['payload']:
+        module.fail_json(msg='payload is required (it is set by the phone_profiles action plugin)')
+    publish(module, publisher)
+
+
+if __name__ == '__main__':
+    main()
