@@ -423,11 +423,13 @@ class Emulator(object):
         options, rule_url = parse_profile_rule(url)
         options = dict((name, expand_macros(value, values, 'rule option --%s' % name)) for name, value in options.items())
         fetch_url = expand_macros(rule_url, values)
-        parse_url(fetch_url)
+        scheme = parse_url(fetch_url)[0]
         if client_cert and not os.path.isfile(client_cert):
             raise EmulatorError('client certificate %s does not exist' % client_cert)
         if client_key and not os.path.isfile(client_key):
             raise EmulatorError('client key %s does not exist' % client_key)
+        if scheme == 'https':
+            self.context(client_cert, client_key)  # bad ca_path or client files fail before any traffic
         if key is None:
             key = options.get('key')
         if username is None:
