@@ -78,5 +78,8 @@ def subject_rfc2253(cert_path):
 
 def ext_text(cert_or_csr_path, ext, req=False):
     """Text openssl prints for extension(s) ``ext`` (e.g. 'subjectAltName,extendedKeyUsage')."""
-    cmd = ['req'] if req else ['x509']
-    return ossl(*(cmd + ['-in', cert_or_csr_path, '-noout', '-ext', ext])).stdout
+    if req:  # openssl req has no -ext: the "Requested Extensions" part of -text
+        text = ossl('req', '-in', cert_or_csr_path, '-noout', '-text').stdout
+        return text.split('Requested Extensions:', 1)[1].split('Signature Algorithm', 1)[0] \
+            if 'Requested Extensions:' in text else ''
+    return ossl('x509', '-in', cert_or_csr_path, '-noout', '-ext', ext).stdout
