@@ -17,7 +17,7 @@ def play(*tasks):
 
 def task(name, module, args, **extra):
     """One task calling ``phoneprov.mpp.<module>`` with ``args``; ``extra`` adds keywords (register...)."""
-    item = {'name': name, 'phoneprov.mpp.' + module: args}
+    item = {'name': name, (module if '.' in module else 'phoneprov.mpp.' + module): args}
     item.update(extra)
     return item
 

@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+"""phoneprov.mpp.lab_ca: two roots, server CSR signing, phone client certificates; openssl judges."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import BIN, REPO
+from pki_helpers import (cert_pubkey_sha256, ext_text, mode_of, ossl, play, pubkey_sha256, refusal, snapshot,
+                         subject_rfc2253, task)
+
+
+def verify(ca, cert, check=False):
+    result = ossl('verify', '-CAfile', ca, cert, check=check)
+    return result.stdout + result.stderr
+
+
+def test_creates_two_roots_once_check_mode_first(playbook, tmp_path):
+    ca = tmp_path / 'ca'
+    checked = playbook(play(task('ca', 'lab_ca', {'path': str(ca)})), check=True)
+    assert checked.task('ca')['changed'] is True
+    assert not ca.exists()
+
+    run = playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
+    result = run.task('ca')
+    assert result['changed'] is True and result['created_ca'] == ['server', 'client']
+    assert result['server_ca_path'] == str(ca / 'server-ca.crt')
+    assert result['client_ca_path'] == str(ca / 'client-ca.crt')
+    for name in ('server-ca', 'client-ca'):
+        assert mode_of(ca / (name + '.key')) == 0o600
+        text = ossl('x509', '-in', ca / (name + '.crt'), '-noout', '-text').stdout
+        assert 'CA:TRUE' in text and 'Certificate Sign' in text
+        assert verify(ca / (name + '.crt'), ca / (name + '.crt')).strip().endswith('OK')
+        assert cert_pubkey_sha256(ca / (name + '.crt')) == pubkey_sha256(ca / (name + '.key'))
+    assert 'Server CA' in subject_rfc2253(ca / 'server-ca.crt')
+    assert 'Phone Client Root CA' in subject_rfc2253(ca / 'client-ca.crt')
+    assert subject_rfc2253(ca / 'server-ca.crt') != subject_rfc2253(ca / 'client-ca.crt')
+
+    files = [ca / n for n in ('server-ca.crt', 'server-ca.key', 'client-ca.crt', 'client-ca.key')]
+    before = snapshot(*files)
+    again = playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
+    assert again.task('ca')['changed'] is False and again.task('ca')['created_ca'] == []
+    assert snapshot(*files) == before
+
+
+def test_signs_server_csr_serverauth_sans_from_csr(playbook, tmp_path):
+    ca, key, csr, crt = tmp_path / 'ca', tmp_path / 's.key', tmp_path / 's.csr', tmp_path / 's.crt'
+    ossl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key,
+         '-subj', '/CN=pv.lab.test\\/mailto:ops@lab.test',
+         '-addext', 'subjectAltName=DNS:pv.lab.test,DNS:alt.lab.test', '-out', csr)
+    sign = task('sign', 'lab_ca', {'path': str(ca), 'csr_path': str(csr), 'cert_path': str(crt)})
+    checked = playbook(play(sign), check=True)
+    assert checked.task('sign')['changed'] is True and not crt.exists() and not ca.exists()
+    run = playbook(play(sign))
+    result = run.task('sign')
+    assert result['changed'] is True
+    assert verify(ca / 'server-ca.crt', crt).strip().endswith('OK')
+    assert 'unable to get local issuer' in verify(ca / 'client-ca.crt', crt)
+    exts = ext_text(crt, 'subjectAltName,extendedKeyUsage,basicConstraints')
+    assert 'DNS:pv.lab.test, DNS:alt.lab.test' in exts
+    assert 'TLS Web Server Authentication' in exts and 'Client Authentication' not in exts
+    assert 'CA:FALSE' in exts
+    assert subject_rfc2253(crt) == 'CN=pv.lab.test/mailto:ops@lab.test'
+    assert result['subject_alt_names'] == ['DNS:pv.lab.test', 'DNS:alt.lab.test']
+    assert cert_pubkey_sha256(crt) == pubkey_sha256(key)
+    days = int(ossl('x509', '-in', crt, '-noout', '-checkend', str(364 * 86400), check=False).returncode == 0)
+    assert days == 1 and ossl('x509', '-in', crt, '-noout', '-checkend', str(366 * 86400), check=False).returncode == 1
+
+    before = snapshot(crt)
+    assert playbook(play(sign)).task('sign')['changed'] is False
+    assert snapshot(crt) == before
+    # a new CSR (other key) gets a new certificate
+    ossl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-subj', '/CN=pv.lab.test', '-out', csr)
+    resigned = playbook(play(sign), diff=True)
+    assert resigned.task('sign')['changed'] is True
+    assert cert_pubkey_sha256(crt) == pubkey_sha256(key)
+    assert ext_text(crt, 'subjectAltName').strip() == ''  # the CSR had no SAN, the CA adds none
+
+
+def test_phone_client_certificate_and_generic(playbook, tmp_path):
+    ca = tmp_path / 'ca'
+    phone = {'path': str(ca), 'client': {'mac': '00:0E:08:AB:CD:EF', 'model': 'CP-8841-3PCC', 'serial': '88012BA01234'},
+             'cert_path': str(tmp_path / 'p.crt'), 'key_path': str(tmp_path / 'p.key')}
+    generic = {'path': str(ca), 'client': {'generic': True}, 'cert_path': str(tmp_path / 'g.crt'),
+               'key_path': str(tmp_path / 'g.key'), 'key_type': 'ecc'}
+    run = playbook(play(task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic),
+                        task('subject', 'ansible.builtin.set_fact',
+                             {'parsed': "{{ lookup('ansible.builtin.pipe', 'openssl x509 -noout -subject -in "
+                                        + str(tmp_path / 'p.crt') + "') | phoneprov.mpp.client_subject }}"})))
+    assert run.rc == 0, run.stdout
+    assert run.task('phone')['subject'] == 'OU=CP-8841-3PCC,L=88012BA01234,ST=000e08abcdef'
+    assert subject_rfc2253(tmp_path / 'p.crt') == 'OU=CP-8841-3PCC,L=88012BA01234,ST=000e08abcdef'
+    assert subject_rfc2253(tmp_path / 'g.crt') == 'OU=cisco.com,L=ciscogeneric,ST=ciscogeneric'
+    # the collection's own client_subject filter reads what lab_ca wrote
+    assert run.task('subject')['ansible_facts']['parsed'] == {
+        'model': 'CP-8841-3PCC', 'serial': '88012BA01234', 'mac': '000e08abcdef', 'generic': False}
+    for name in ('p', 'g'):
+        assert verify(ca / 'client-ca.crt', tmp_path / (name + '.crt')).strip().endswith('OK')
+        assert 'unable to get local issuer' in verify(ca / 'server-ca.crt', tmp_path / (name + '.crt'))
+        assert 'TLS Web Client Authentication' in ext_text(tmp_path / (name + '.crt'), 'extendedKeyUsage')
+        assert mode_of(tmp_path / (name + '.key')) == 0o600
+        assert cert_pubkey_sha256(tmp_path / (name + '.crt')) == pubkey_sha256(tmp_path / (name + '.key'))
+    assert 'Private-Key: (2048 bit' in ossl('pkey', '-in', tmp_path / 'p.key', '-noout', '-text').stdout
+    assert 'NIST CURVE: P-256' in ossl('pkey', '-in', tmp_path / 'g.key', '-noout', '-text').stdout
+
+    files = snapshot(*(tmp_path / n for n in ('p.crt', 'p.key', 'g.crt', 'g.key')))
+    again = playbook(play(task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic)), check=True)
+    assert again.changed == 0
+    again = playbook(play(task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic)))
+    assert again.changed == 0
+    assert snapshot(*(tmp_path / n for n in ('p.crt', 'p.key', 'g.crt', 'g.key'))) == files
+    # another model for the same MAC: new certificate, the key is kept
+    phone['client']['model'] = 'CP-6871-3PCC'
+    changed = playbook(play(task('phone', 'lab_ca', phone)))
+    assert changed.task('phone')['changed'] is True
+    assert subject_rfc2253(tmp_path / 'p.crt').startswith('OU=CP-6871-3PCC,')
+    assert snapshot(tmp_path / 'p.key') == {str(tmp_path / 'p.key'): files[str(tmp_path / 'p.key')]}
+
+
+def test_many_phones_in_one_task(playbook, tmp_path):
+    ca, phones = tmp_path / 'ca', tmp_path / 'phones'
+    phones.mkdir()
+    clients = [{'mac': '00:0e:08:00:00:%02x' % i, 'model': 'CP-8851-3PCC', 'serial': 'SER%04d' % i} for i in range(25)]
+    args = {'path': str(ca), 'clients': clients, 'client_dir': str(phones), 'key_type': 'ecc'}
+    run = playbook(play(task('fleet', 'lab_ca', args)))
+    result = run.task('fleet')
+    assert result['changed'] is True
+    assert len(result['issued']) == 25 and result['unchanged'] == []
+    assert result['issued'][3] == '000e08000003'
+    assert sorted(p.name for p in phones.iterdir()) == sorted(
+        ['000e080000%02x.%s' % (i, ext) for i in range(25) for ext in ('crt', 'key')])
+    bundle = ossl('verify', '-CAfile', ca / 'client-ca.crt', *sorted(phones.glob('*.crt')))
+    assert bundle.stdout.count(': OK') == 25
+    assert subject_rfc2253(phones / '000e08000017.crt') == 'OU=CP-8851-3PCC,L=SER0023,ST=000e08000017'
+    assert all(mode_of(k) == 0o600 for k in phones.glob('*.key'))
+
+    (phones / '000e08000005.crt').unlink()
+    again = playbook(play(task('fleet', 'lab_ca', args)))
+    assert again.task('fleet')['issued'] == ['000e08000005']
+    assert len(again.task('fleet')['unchanged']) == 24
+    third = playbook(play(task('fleet', 'lab_ca', args)))
+    assert third.task('fleet')['changed'] is False and third.task('fleet')['issued'] == []
+
+
+def test_expired_not_yet_valid_and_independent_ca(playbook, tmp_path):
+    ca, other = tmp_path / 'ca', tmp_path / 'other'
+    client = {'mac': '000e08abcdef'}
+    tasks = [
+        task('expired', 'lab_ca', {'path': str(ca), 'client': client, 'cert_path': str(tmp_path / 'old.crt'),
+                                   'key_path': str(tmp_path / 'old.key'), 'not_before': '-30d', 'not_after': '-10d',
+                                   'key_type': 'ecc'}),
+        task('future', 'lab_ca', {'path': str(ca), 'client': client, 'cert_path': str(tmp_path / 'new.crt'),
+                                  'key_path': str(tmp_path / 'new.key'), 'not_before': '+2d', 'not_after': '+30d',
+                                  'key_type': 'ecc'}),
+        task('untrusted', 'lab_ca', {'path': str(other), 'client': client, 'cert_path': str(tmp_path / 'u.crt'),
+                                     'key_path': str(tmp_path / 'u.key'), 'key_type': 'ecc'}),
+    ]
+    run = playbook(play(*tasks))
+    assert run.rc == 0, run.stdout
+    assert 'certificate has expired' in verify(ca / 'client-ca.crt', tmp_path / 'old.crt')
+    assert 'certificate is not yet valid' in verify(ca / 'client-ca.crt', tmp_path / 'new.crt')
+    assert 'unable to get local issuer' in verify(ca / 'client-ca.crt', tmp_path / 'u.crt')
+    assert verify(other / 'client-ca.crt', tmp_path / 'u.crt').strip().endswith('OK')
+    assert subject_rfc2253(ca / 'client-ca.crt') != subject_rfc2253(other / 'client-ca.crt')
+    now = run.task('untrusted')['not_before']  # five minutes ago
+    assert run.task('expired')['not_after'] < now < run.task('future')['not_before']
+    # the same relative window asked again is the same certificate
+    assert playbook(play(*tasks)).changed == 0
+
+
+def test_refusals_write_nothing(playbook, tmp_path):
+    ca = tmp_path / 'ca'
+    playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
+    (tmp_path / 'junk.csr').write_text('not a CSR\n')
+    watched = [tmp_path / n for n in ('p.crt', 'p.key', 'x.crt')] + sorted(ca.iterdir())
+    before = snapshot(*watched)
+    cases = {
+        'bad mac': ({'path': str(ca), 'client': {'mac': '00:0e:08:zz:cd:ef'}, 'cert_path': str(tmp_path / 'p.crt'),
+                     'key_path': str(tmp_path / 'p.key')}, 'invalid MAC address'),
+        'no mac': ({'path': str(ca), 'client': {'model': 'CP-8841-3PCC'}, 'cert_path': str(tmp_path / 'p.crt'),
+                    'key_path': str(tmp_path / 'p.key')}, 'needs mac'),
+        'junk csr': ({'path': str(ca), 'csr_path': str(tmp_path / 'junk.csr'), 'cert_path': str(tmp_path / 'x.crt')},
+                     'not a readable PEM or DER certificate signing request'),
+        'missing csr': ({'path': str(ca), 'csr_path': str(tmp_path / 'none.csr'), 'cert_path': str(tmp_path / 'x.crt')},
+                        'does not exist'),
+        'backwards window': ({'path': str(ca), 'client': {'mac': '000e08abcdef'}, 'cert_path': str(tmp_path / 'p.crt'),
+                              'key_path': str(tmp_path / 'p.key'), 'not_before': '+1d', 'not_after': '-1d'},
+                             'must be later than not_before'),
+        'bad offset': ({'path': str(ca), 'client': {'mac': '000e08abcdef'}, 'cert_path': str(tmp_path / 'p.crt'),
+                        'key_path': str(tmp_path / 'p.key'), 'not_after': 'next tuesday'}, 'relative offset'),
+        'both modes': ({'path': str(ca), 'client': {'mac': '000e08abcdef'}, 'csr_path': str(tmp_path / 'junk.csr'),
+                        'cert_path': str(tmp_path / 'p.crt'), 'key_path': str(tmp_path / 'p.key')}, 'mutually exclusive'),
+    }
+    run = playbook(play(*[refusal(name, 'lab_ca', args) for name, (args, _m) in cases.items()]))
+    for name, (_args, expected) in cases.items():
+        assert run.task(name).get('failed') is True, name
+        assert expected in run.task(name)['msg'], (name, run.task(name)['msg'])
+    assert snapshot(*watched) == before
+
+
+def test_ansible_doc_renders_every_pki_module():
+    for module in ('server_key', 'server_csr', 'server_cert', 'lab_ca'):
+        proc = subprocess.run([str(BIN / 'ansible-doc'), 'phoneprov.mpp.' + module], capture_output=True, text=True,
+                              timeout=120, check=False,
+                              env={'ANSIBLE_COLLECTIONS_PATH': str(REPO / '.build' / 'collections'),
+                                   'PATH': '%s:/usr/bin:/bin' % BIN, 'ANSIBLE_NOCOLOR': '1'})
+        assert proc.returncode == 0, proc.stderr
+        assert 'phoneprov.mpp.' + module in proc.stdout
+        assert 'EXAMPLES' in proc.stdout and 'RETURN VALUES' in proc.stdout
+        assert 'ERROR' not in proc.stderr
