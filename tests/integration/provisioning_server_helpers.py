@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -231,6 +232,8 @@ def remove_site(site_name=SITE_NAME):
                  '/etc/nginx/conf.d/%s.conf' % site_name):
         if os.path.lexists(path):
             os.unlink(path)
+    for backup in glob.glob('/etc/nginx/sites-available/%s.conf.*~' % site_name) + glob.glob('/etc/nginx/conf.d/%s.conf.*~' % site_name):
+        os.unlink(backup)
     shutil.rmtree('/etc/nginx/%s' % site_name, ignore_errors=True)
 
 
