@@ -501,8 +501,21 @@ def signed_by(cert, issuer):
 
 
 def csr_signature_valid(csr):
-    """True when the CSR's self-signature verifies."""
-    return bool(csr.is_signature_valid)
+    """True when the CSR's self-signature verifies (MD5 and SHA-1 ones too, which cryptography rejects)."""
+    algorithm = csr.signature_hash_algorithm
+    if algorithm is None or algorithm.name not in WEAK_DIGESTS:
+        return bool(csr.is_signature_valid)
+    pub = csr.public_key()
+    try:
+        if isinstance(pub, rsa.RSAPublicKey):
+            pub.verify(csr.signature, csr.tbs_certrequest_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(pub, ec.EllipticCurvePublicKey):
+            pub.verify(csr.signature, csr.tbs_certrequest_bytes, ec.ECDSA(algorithm))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 def build_chain(leaf, intermediates, roots, now=None):
@@ -669,7 +682,7 @@ def _leaf_builder(subject_name, public_key, ca_cert, ca_key, start, end, eku_oid
 
 def sign_csr(csr, ca_cert, ca_key, days=365, not_before=None, not_after=None, usage='serverAuth'):
     """Sign a server CSR: subject and SANs from the CSR, EKU ``usage`` (serverAuth by default)."""
-    if not csr.is_signature_valid:
+    if not csr_signature_valid(csr):
         raise PKIError('the CSR signature does not verify (corrupted CSR or not signed by its key)')
     start, end = validity_window(days, not_before, not_after)
     eku = ExtendedKeyUsageOID.SERVER_AUTH if usage == 'serverAuth' else ExtendedKeyUsageOID.CLIENT_AUTH

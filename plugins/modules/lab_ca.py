@@ -379,7 +379,7 @@ class LabCA(object):
             csr = pki.load_csr(data, 'CSR %s' % csr_path)
         except pki.PKIError as exc:
             self.fail(str(exc))
-        if not csr.is_signature_valid:
+        if not pki.csr_signature_valid(csr):
             self.fail('CSR %s: its signature does not verify' % csr_path)
         usage = self.params['extended_key_usage'] or 'serverAuth'
         sans = pki.subject_alt_names(csr)

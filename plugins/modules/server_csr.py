@@ -257,7 +257,7 @@ def main():
             old = pki.load_csr(existing, 'existing CSR %s' % path)
         except pki.PKIError:
             old = None
-        if (old is not None and old.is_signature_valid
+        if (old is not None and pki.csr_signature_valid(old)
                 and old.subject == pki.build_name(subject)
                 and sorted(pki.subject_alt_names(old)) == sorted(sans)
                 and pki.hash_name(old.signature_hash_algorithm) == digest

@@ -141,3 +141,14 @@ def test_weak_digests_with_allow_weak(playbook, tmp_path, key):
     for name in ('md5.csr', 'sha1.csr'):
         verify = ossl('req', '-in', tmp_path / name, '-verify', '-noout')
         assert 'verify OK' in verify.stdout + verify.stderr
+    # ECDSA signatures differ on every signing: the second run must still keep the CSR
+    ecc_key = tmp_path / 'ecc.key'
+    ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ecc_key)
+    ecc = csr_args(tmp_path, ecc_key, path=str(tmp_path / 'ecc-sha1.csr'), digest='sha1', allow_weak=True)
+    run = playbook(play(task('ecc sha1', 'server_csr', ecc), task('ecc sha1 again', 'server_csr', ecc),
+                        task('lab signs md5', 'lab_ca', {'path': str(tmp_path / 'ca'), 'csr_path': str(tmp_path / 'md5.csr'),
+                                                         'cert_path': str(tmp_path / 'md5.crt')})))
+    assert run.rc == 0, run.stdout
+    assert run.task('ecc sha1')['changed'] and not run.task('ecc sha1 again')['changed']
+    assert 'ecdsa-with-SHA1' in req_text(tmp_path / 'ecc-sha1.csr')
+    assert run.task('lab signs md5')['changed'] is True
