@@ -16,8 +16,8 @@ Failures carry a ``kind`` a caller can act on:
   from every server).
 - ``TIMEOUT``: no answer within ``timeout`` seconds.
 - ``NOANSWER``: the name exists but has neither an A nor an AAAA record (empty answer).
-- ``CONFIG``: the resolver could not be set up (a name server that is not an IP address,
-  no usable system resolver configuration).
+- ``CONFIG``: the lookup could not be made (a name server that is not an IP address, no
+  usable system resolver configuration, a name that is not a valid DNS name).
 """
 
 from __future__ import annotations
@@ -121,13 +121,17 @@ def resolve_addresses(fqdn, nameservers=None, port=53, timeout=5.0, record_types
     """
     fqdn = str(fqdn).rstrip('.')
     resolver = _resolver(nameservers, port, timeout, fqdn)
+    try:
+        qname = dns.name.from_text(fqdn)
+    except dns.exception.DNSException as exc:
+        raise DNSCheckError('CONFIG', '%r is not a DNS name that can be looked up: %s' % (fqdn, exc), fqdn)
     where = _where(nameservers, port)
     deadline = time.monotonic() + float(timeout)
     addresses = []
     for rdtype in record_types:
         remaining = max(deadline - time.monotonic(), 0.001)
         try:
-            answer = resolver.resolve(dns.name.from_text(fqdn), rdtype, search=False, lifetime=remaining,
+            answer = resolver.resolve(qname, rdtype, search=False, lifetime=remaining,
                                       raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
             raise DNSCheckError('NXDOMAIN', 'NXDOMAIN: %s does not exist (asked %s)' % (fqdn, where), fqdn)

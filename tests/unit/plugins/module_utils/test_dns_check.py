@@ -134,3 +134,19 @@ def test_normalize_address(given, normal):
 
 def test_sort_addresses_ipv4_first_numeric_dedup():
     assert sort_addresses(['::1', '192.0.2.10', '192.0.2.9', '192.0.2.9', '0::1']) == ['192.0.2.9', '192.0.2.10', '::1']
+
+
+def test_invalid_name_is_config_error():
+    with pytest.raises(DNSCheckError) as info:
+        resolve_addresses('%s.mpp.test' % ('a' * 64), nameservers=['127.0.0.1'], port=9, timeout=1)
+    assert info.value.kind == 'CONFIG'
+    assert 'is not a DNS name' in str(info.value)
+
+
+def test_system_resolver_is_used_without_nameservers():
+    # /etc/resolv.conf of this machine is not under test control: only check the failure is named,
+    # never a traceback (an unreachable or absent resolver gives one of the kinds).
+    # .invalid never resolves (RFC 6761).
+    with pytest.raises(DNSCheckError) as info:
+        resolve_addresses('nothere.invalid', timeout=1)
+    assert info.value.kind in ('NXDOMAIN', 'SERVFAIL', 'TIMEOUT', 'NOANSWER', 'CONFIG')
