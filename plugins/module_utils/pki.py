@@ -172,7 +172,7 @@ def build_name(attributes):
     unknown = sorted(set(attributes) - set(known))
     if unknown:
         raise PKIError('unknown subject attribute(s) %s; allowed: %s'
-                       % (', '.join(unknown), ', '.join(k for k, _ in _subject_oids())))
+                       % (', '.join(unknown), ', '.join(short for short, _oid in _subject_oids())))
     parts = []
     for short, oid in _subject_oids():
         value = attributes.get(short)

@@ -30,7 +30,7 @@ description:
   - Idempotent - an existing certificate that matches the CSR (or client), the CA, the key type
     and the validity asked for is kept. Private keys are written with mode C(0600).
 author:
-  - phoneprov.mpp contributors
+  - phoneprov.mpp contributors (@phoneprov)
 requirements:
   - cryptography >= 3.1 on the managed host
 options:

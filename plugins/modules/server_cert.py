@@ -21,7 +21,7 @@ description:
     RV(days_remaining); nothing is written then either.
   - Files are written atomically; the certificate is always written in PEM form.
 author:
-  - phoneprov.mpp contributors
+  - phoneprov.mpp contributors (@phoneprov)
 requirements:
   - cryptography >= 3.1 on the managed host
 options:

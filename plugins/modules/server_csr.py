@@ -21,7 +21,7 @@ description:
   - An existing CSR is kept when its subject, SANs, digest and key are those asked for; it is
     rewritten only when one of them changes, or with O(force=true).
 author:
-  - phoneprov.mpp contributors
+  - phoneprov.mpp contributors (@phoneprov)
 requirements:
   - cryptography >= 3.1 on the managed host
 options:

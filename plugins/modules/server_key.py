@@ -20,7 +20,7 @@ description:
     costs a new signing round.
   - New keys are written atomically with mode C(0600) unless O(mode) says otherwise.
 author:
-  - phoneprov.mpp contributors
+  - phoneprov.mpp contributors (@phoneprov)
 requirements:
   - cryptography >= 3.1 on the managed host
 options:
