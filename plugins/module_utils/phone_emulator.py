@@ -411,6 +411,9 @@ class Emulator(object):
                client_key=None, key=None, key_encoding='utf-8', username=None, password=None, macros=None, resync_fails_on_fnf=True):
         """One resync; returns the result dict (never raises for a failed resync).
 
+        ``result['_secrets']`` lists the key and password actually used (from the options, the
+        rule or a macro): a caller that logs results must hide them and drop this entry.
+
         ``client_cert``/``client_key`` may hold macros (``/certs/$MA.crt``). ``key`` overrides
         the rule's ``--key``; ``username``/``password`` override ``--uid``/``--pwd``.
         """
@@ -437,12 +440,15 @@ class Emulator(object):
         if password is None:
             password = options.get('pwd')
         ma = values['MA']
+        # The effective key and password, whatever their source (option, rule, macro): callers hide them.
+        secrets = [value for value in (key, password, options.get('key'), options.get('pwd')) if value]
         result = {
             'mac': ma, 'url': fetch_url, 'rule_url': fetch_url, 'status': None, 'behavior': None,
             'reason': None, 'step': None, 'fqdn': None, 'common_name': None, 'peer_address': None,
             'dns_ok': None, 'dns_addresses': [], 'parameters': {}, 'parameter_count': 0,
             'next_try_parameter': None, 'redirects': [], 'auth': None, 'tls': None, 'decoding': None,
             'user_agent': user_agent(model, firmware, ma), 'client_cert': client_cert, 'elapsed': 0.0,
+            '_secrets': secrets,
         }
         start = time.monotonic()
         try:

@@ -85,8 +85,8 @@ options:
     description:
       - Further macro values, keys C(A)..C(P) (or C(GPP_A)..C(GPP_P)), C(IP), C(EXTIP), C(HWVER),
         C(SWVER), C(PN), C(PSN), C(SN).
-      - These are not hidden from logs; pass a per-phone secret as O(key) instead, which overrides
-        the rule's C(--key).
+      - A value the rule uses as C(--key) or C(--pwd) is hidden from the task's output like O(key);
+        other macro values are not.
     type: dict
   ca_path:
     description:
@@ -364,7 +364,9 @@ SECRET_KEYS = ('key', 'password')
 EXPECT_CHOICES = ('A', 'B', 'C', 'any')
 
 
-def _shape(result, params, expect):
+def _shape(module, result, params, expect):
+    for secret in result.pop('_secrets', ()):
+        module.no_log_values.add(secret)
     if params['return_parameters']:
         result['parameters'] = redact_parameters(result['parameters'], params['redact'], params['parameter_names'])
     else:
@@ -408,7 +410,7 @@ def _fleet(module, emulator, params):
 
     def _one(args):
         try:
-            return _shape(_resync(emulator, params, args), params, args['expect'])
+            return _shape(module, _resync(emulator, params, args), params, args['expect'])
         except EmulatorError as exc:
             return {'mac': args['mac'], 'behavior': None, 'reason': 'not checked: %s' % exc, 'step': 'input',
                     'expect': args['expect'], 'ok': False, 'input_error': True}
@@ -482,7 +484,7 @@ def main():
         result = _resync(emulator, params, _phone_args(params, {}))
     except EmulatorError as exc:
         module.fail_json(msg=str(exc))
-    result = _shape(result, params, params['expect'])
+    result = _shape(module, result, params, params['expect'])
     result['changed'] = False
     if not result['ok']:
         module.fail_json(msg='the phone would get behaviour %s, expected %s: %s'
