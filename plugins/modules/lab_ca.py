@@ -351,6 +351,46 @@ class LabCA(object):
             self.cas[role] = (cert, key)
         return created
 
+    # -- every input checked before anything is written
+    def precheck(self):
+        self.window()
+        params = self.params
+        if params['csr_path']:
+            data = read_bytes(params['csr_path'])
+            if data is None and not self.module.check_mode:
+                self.fail('CSR %s does not exist' % params['csr_path'])
+            if data is not None:
+                try:
+                    csr = pki.load_csr(data, 'CSR %s' % params['csr_path'])
+                except pki.PKIError as exc:
+                    self.fail(str(exc))
+                if not pki.csr_signature_valid(csr):
+                    self.fail('CSR %s: its signature does not verify' % params['csr_path'])
+        if params['client'] is not None:
+            self.client_spec(params['client'])
+        if params['clients'] is not None:
+            directory = params['client_dir']
+            if not os.path.isdir(directory) and not (self.module.check_mode and not os.path.exists(directory)):
+                self.fail('client_dir %s does not exist or is not a directory' % directory)
+            seen = set()
+            for index, client in enumerate(params['clients']):
+                name = self.client_name(index, client)
+                if name in seen:
+                    self.fail('clients[%d]: %s is listed twice' % (index, name))
+                seen.add(name)
+                self.client_spec(client)
+
+    def client_name(self, index, client):
+        if not isinstance(client, dict):
+            self.fail('clients[%d] must be a dict with mac (and model, serial), got %r' % (index, client))
+        if client.get('generic'):
+            return 'generic'
+        try:
+            return normalize_mac(client.get('mac') or '')
+        except MACError as exc:
+            self.fail('clients[%d]: %s' % (index, exc))
+        return None
+
     # -- validity asked for
     def window(self):
         try:
@@ -373,6 +413,12 @@ class LabCA(object):
     def sign_server(self):
         csr_path, cert_path = self.params['csr_path'], self.params['cert_path']
         data = read_bytes(csr_path)
+        if data is None and self.module.check_mode:
+            # an earlier task in the same check-mode run (server_csr) would have written it
+            self.module.warn('CSR %s does not exist (yet); in check mode it is assumed to come from an '
+                             'earlier task' % csr_path)
+            self.changed = True
+            return dict(cert_path=cert_path)
         if data is None:
             self.fail('CSR %s does not exist' % csr_path)
         try:
@@ -467,22 +513,15 @@ class LabCA(object):
     def issue_many(self):
         directory = self.params['client_dir']
         if not os.path.isdir(directory):
-            self.fail('client_dir %s does not exist or is not a directory' % directory)
-        start, end = self.window()
-        issued, unchanged, seen = [], [], set()
-        for index, client in enumerate(self.params['clients']):
-            if not isinstance(client, dict):
-                self.fail('clients[%d] must be a dict with mac (and model, serial), got %r' % (index, client))
-            if client.get('generic'):
-                name = 'generic'
+            if self.module.check_mode and not os.path.exists(directory):
+                # an earlier task in the same check-mode run would have created it
+                self.cas.pop('client', None)
             else:
-                try:
-                    name = normalize_mac(client.get('mac') or '')
-                except MACError as exc:
-                    self.fail('clients[%d]: %s' % (index, exc))
-            if name in seen:
-                self.fail('clients[%d]: %s is listed twice' % (index, name))
-            seen.add(name)
+                self.fail('client_dir %s does not exist or is not a directory' % directory)
+        start, end = self.window()
+        issued, unchanged = [], []
+        for index, client in enumerate(self.params['clients']):
+            name = self.client_name(index, client)
             changed, _facts = self.issue_client(client, os.path.join(directory, name + '.crt'),
                                                 os.path.join(directory, name + '.key'), start, end)
             (issued if changed else unchanged).append(name)
@@ -532,6 +571,7 @@ def main():
     )
     if params['client'] is not None and not params['client'].get('generic') and not params['client'].get('mac'):
         module.fail_json(msg='client needs mac (or generic: true)', **result)
+    lab.precheck()
     result['created_ca'] = lab.ensure_cas()
     if params['csr_path']:
         result.update(lab.sign_server())

@@ -119,9 +119,16 @@ def test_phone_client_certificate_and_generic(playbook, tmp_path):
 
 def test_many_phones_in_one_task(playbook, tmp_path):
     ca, phones = tmp_path / 'ca', tmp_path / 'phones'
-    phones.mkdir()
     clients = [{'mac': '00:0e:08:00:00:%02x' % i, 'model': 'CP-8851-3PCC', 'serial': 'SER%04d' % i} for i in range(25)]
     args = {'path': str(ca), 'clients': clients, 'client_dir': str(phones), 'key_type': 'ecc'}
+    # check mode before anything exists (an earlier task would create client_dir): all would be issued
+    checked = playbook(play(task('fleet', 'lab_ca', args)), check=True)
+    assert checked.task('fleet')['changed'] is True and len(checked.task('fleet')['issued']) == 25
+    assert not ca.exists() and not phones.exists()
+    missing = playbook(play(refusal('fleet', 'lab_ca', args)))
+    assert 'client_dir %s does not exist' % phones in missing.task('fleet')['msg']
+    assert not ca.exists()  # refused before the CAs were created
+    phones.mkdir()
     run = playbook(play(task('fleet', 'lab_ca', args)))
     result = run.task('fleet')
     assert result['changed'] is True
@@ -138,8 +145,9 @@ def test_many_phones_in_one_task(playbook, tmp_path):
     again = playbook(play(task('fleet', 'lab_ca', args)))
     assert again.task('fleet')['issued'] == ['000e08000005']
     assert len(again.task('fleet')['unchanged']) == 24
-    third = playbook(play(task('fleet', 'lab_ca', args)))
+    third = playbook(play(task('fleet', 'lab_ca', args)), check=True)
     assert third.task('fleet')['changed'] is False and third.task('fleet')['issued'] == []
+    assert len(third.task('fleet')['unchanged']) == 25
 
 
 def test_expired_not_yet_valid_and_independent_ca(playbook, tmp_path):
@@ -170,8 +178,12 @@ def test_expired_not_yet_valid_and_independent_ca(playbook, tmp_path):
 
 def test_refusals_write_nothing(playbook, tmp_path):
     ca = tmp_path / 'ca'
-    playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
     (tmp_path / 'junk.csr').write_text('not a CSR\n')
+    fresh = playbook(play(refusal('bad mac', 'lab_ca', {
+        'path': str(ca), 'clients': [{'mac': '000e08abcdef'}, {'mac': '00:0e:08:ab:cd:ef'}], 'client_dir': str(tmp_path)})))
+    assert 'clients[1]: 000e08abcdef is listed twice' in fresh.task('bad mac')['msg']
+    assert not ca.exists()
+    playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
     watched = [tmp_path / n for n in ('p.crt', 'p.key', 'x.crt')] + sorted(ca.iterdir())
     before = snapshot(*watched)
     cases = {
