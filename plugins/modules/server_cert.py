@@ -175,6 +175,8 @@ fullchain_backup_file:
   sample: /etc/ssl/provserver-fullchain.crt.1234.2026-01-01@10:00:00~
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn, validate_fqdn
@@ -304,6 +306,10 @@ def main():
                              'min_days_valid %d; nothing written - get it renewed'
                              % (result['days_remaining'], result['not_after'], params['min_days_valid']),
                          **result)
+
+    for target in (path, params['fullchain_path']):
+        if target and not module.check_mode and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            module.fail_json(msg='destination directory of %s does not exist; nothing written' % target, **result)
 
     leaf_pem = pki.certificate_pem(leaf)
     diffs = []

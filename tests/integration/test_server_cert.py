@@ -150,7 +150,9 @@ def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
         'not a cert': (install_args(lab, 'server.key'), 'holds no PEM CERTIFICATE block'),
         'wrong ca file': (install_args(lab, ca_path=str(lab / 'server.csr')), 'holds no PEM CERTIFICATE block'),
     }
-    tasks = []
+    # a good certificate whose full chain cannot be written: the certificate is not written either
+    tasks = [refusal('no fullchain dir', 'server_cert', install_args(lab, 'good2.crt',
+                                                                     fullchain_path=str(out / 'nodir' / 'full.crt')))]
     for name, (args, _m) in cases.items():
         args = dict(args, fullchain_path=str(out / 'full.crt'))
         tasks.append(refusal(name, 'server_cert', args))
@@ -160,6 +162,7 @@ def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
         assert result.get('failed') is True, name
         assert expected in result['msg'], (name, result['msg'])
     assert 'nothing written' in run.task('expired')['msg']
+    assert 'destination directory of %s does not exist' % (out / 'nodir' / 'full.crt') in run.task('no fullchain dir')['msg']
     assert run.task('short')['days_remaining'] in (9, 10)
     assert snapshot(out / 'server.crt', out / 'full.crt') == before
     # the same short-lived certificate passes with a lower threshold
