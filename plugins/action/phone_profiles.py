@@ -24,12 +24,18 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zlib
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from jinja2 import Environment as Jinja2Environment, meta as jinja2_meta
+
+display = Display()
 
 try:  # ansible-core >= 2.19
     from ansible.template import generate_ansible_template_vars, trust_as_template
@@ -50,6 +56,14 @@ _MACRO = re.compile(r'\$(MAU|MAC|MA)|\{\{\s*mac\s*\}\}')
 _SECRET_ELEMENT = re.compile(r'(<([A-Za-z0-9_.-]*(?:password|secret|key|ikm)[A-Za-z0-9_.-]*)\b[^>]*>)([^<]*)(</\2>)',
                              re.IGNORECASE)
 MASK = '********'
+RENDER_VERSION = 1
+# Only parses templates to find the variables they reference (render fingerprint).
+_PARSER = Jinja2Environment(extensions=['jinja2.ext.do', 'jinja2.ext.loopcontrols'])  # nosec B701 - never renders
+PHONE_VARIABLES = ('phone', 'phone_mac', 'phone_mac_colon', 'phone_filename')
+# What makes a render depend on more than the template, the phone and the referenced variables.
+_JINJA_SEGMENT = re.compile(r'\{\{.*?\}\}|\{%.*?%\}', re.DOTALL)
+_UNCACHEABLE = re.compile(r'\b(lookup|query|q|now|random|shuffle|password_hash|include|import|extends|from|'
+                          r'hostvars|vars|ansible_date_time|template_run_date)\b')
 
 ARGUMENT_SPEC = dict(
     phones=dict(type='list', required=True),
@@ -65,6 +79,7 @@ ARGUMENT_SPEC = dict(
     prune=dict(type='bool', default=False),
     manifest=dict(type='str', default='.phone_profiles.json'),
     diff_count=dict(type='int', default=3),
+    render_cache=dict(type='bool', default=True),
     mode=dict(type='raw', default='0640'),
     owner=dict(type='str'),
     group=dict(type='str'),
@@ -111,10 +126,12 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         local_tmp = None
+        self._t0 = time.time()
         try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            args = self._validate_args()
             entries = self._check_phones(args)
             templates = self._load_templates(args, entries)
+            self._mark('checked %d phones' % len(entries))
             local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
             module_args = dict((k, args[k]) for k in ('dest', 'manifest', 'mode', 'owner', 'group', 'prune'))
             module_args['phones'] = []
@@ -123,25 +140,30 @@ class ActionModule(ActionBase):
                 inventory.pop('invocation', None)
                 return inventory
             host_hashes = inventory.get('hashes', {})
+            self._mark('host inventory: %d managed profiles' % len(host_hashes))
             payload_path = os.path.join(local_tmp, 'payload')
             rendered = self._render_all(args, entries, templates, task_vars, host_hashes, payload_path)
             matched = rendered['matched']
-            if matched == len(entries) and (not args['prune'] or len(host_hashes) == matched):
-                # Nothing to write, nothing to prune: the host need not see a payload at all.
+            self._mark('%d profiles: %d rendered, %d unchanged' % (len(entries), rendered['rendered'], matched))
+            if rendered['fresh'] == len(entries) and (not args['prune'] or inventory.get('managed') == matched):
+                # Nothing to write, prune or record: the host need not see a payload at all.
                 macs = [entry[1] for entry in entries]
                 result.update(changed=False, created=[], updated=[], removed=[], unchanged=macs,
                               counts=dict(created=0, updated=0, removed=0, unchanged=len(macs), total=len(macs)),
-                              dest=args['dest'], manifest=inventory.get('manifest'), shipped=0)
+                              dest=args['dest'], manifest=inventory.get('manifest'), shipped=0,
+                              rendered=rendered['rendered'])
                 return result
             remote_payload = self._connection._shell.join_path(self._connection._shell.tmpdir, 'phone_profiles.payload')
             self._transfer_file(payload_path, remote_payload)
             self._fixup_perms2((self._connection._shell.tmpdir, remote_payload))
             published = self._run_module(dict(module_args, payload=remote_payload), task_vars)
             published.pop('invocation', None)
+            self._mark('published')
             old_contents = published.pop('old_contents', None) or {}
             if published.get('failed'):
                 return published
             result.update(published)
+            result['rendered'] = rendered['rendered']
             if self._play_context.diff and (published.get('changed')):
                 result['diff'] = self._diff(published, rendered['samples'], old_contents, args, entries)
             return result
@@ -149,9 +171,32 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=to_native(exc))
             return result
         finally:
+            # The worker sends the task's arguments back to the controller's main process with the
+            # result; a fleet of 100,000 phones would be pickled and unpickled for nothing.
+            if isinstance(self._task.args.get('phones'), list):
+                self._task.args['phones'] = '(%d phones)' % len(self._task.args['phones'])
             if local_tmp:
                 shutil.rmtree(local_tmp, ignore_errors=True)
             self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _validate_args(self):
+        """The task args, checked and with defaults; ``phones`` is checked apart (not deep-copied)."""
+        raw = dict(self._task.args)
+        phones = raw.pop('phones', None)
+        spec = dict((name, value) for name, value in ARGUMENT_SPEC.items() if name != 'phones')
+        validated = ArgumentSpecValidator(spec).validate(raw)
+        if validated.error_messages:
+            raise _Fail('invalid arguments: %s' % '; '.join(validated.error_messages))
+        if phones is None:
+            raise _Fail('missing required argument: phones')
+        if not isinstance(phones, (list, tuple)):
+            raise _Fail('phones must be a list of dicts, got %s' % type(phones).__name__)
+        args = validated.validated_parameters
+        args['phones'] = phones
+        return args
+
+    def _mark(self, what):
+        display.vv('phone_profiles: %s at %.2f s (%.3f)' % (what, time.time() - self._t0, time.time()))
 
     # -- step 1: phone entries and templates ---------------------------------------------------
 
@@ -253,18 +298,71 @@ class ActionModule(ActionBase):
             engine._compile_template = cached_compile  # pylint: disable=protected-access
         return templar
 
+    def _context_digest(self, args, templates, templar):
+        """Digest of everything but the phone entry that a render depends on, or None (no cache).
+
+        Covers each template's text and path, the encoding options, and the value of every
+        top-level variable the templates reference (Jinja2's undeclared variables). Templates
+        that may give a different result for the same input (lookups, ``now()``, ``random``,
+        includes or ``hostvars``) or that cannot be analysed switch the cache off.
+        """
+        if not args['render_cache']:
+            return None
+        digest = hashlib.sha256(b'phoneprov.mpp phone_profiles render v%d\x00' % RENDER_VERSION)
+        names = set()
+        for name in sorted(templates):
+            text, path, _tvars = templates[name]
+            if any(_UNCACHEABLE.search(segment) for segment in _JINJA_SEGMENT.findall(str(text))):
+                display.vv('phone_profiles: template %s uses lookups, includes or time; every phone is rendered' % name)
+                return None
+            try:
+                names |= jinja2_meta.find_undeclared_variables(_PARSER.parse(str(text)))
+            except Exception:  # pylint: disable=broad-except
+                return None  # a syntax error shows up when the template is rendered
+            digest.update(json.dumps([name, path, str(text)]).encode('utf-8'))
+        names -= set(PHONE_VARIABLES)
+        options = [args[key] for key in ('compress', 'encrypt', 'key_field', 'key_encoding', 'record_size', 'filename')]
+        context = {}
+        for name in sorted(names):
+            try:
+                context[name] = templar.resolve_variable_expression(name)
+            except Exception as exc:  # pylint: disable=broad-except
+                context[name] = 'undefined: %s' % type(exc).__name__
+        try:
+            digest.update(json.dumps([options, context], sort_keys=True, default=repr).encode('utf-8'))
+        except (TypeError, ValueError):
+            return None
+        return digest
+
     def _render_all(self, args, entries, templates, task_vars, host_hashes, payload_path):
         templar = self._templar_for(templates, task_vars)
+        context_digest = self._context_digest(args, templates, templar)
         encrypt, compress = args['encrypt'], args['compress']
         key_field, key_encoding = args['key_field'], args['key_encoding']
-        want_diff = self._play_context.diff
-        diff_left = max(args['diff_count'], 0) if want_diff else 0
+        check_mode = self._play_context.check_mode
+        diff_left = max(args['diff_count'], 0) if self._play_context.diff else 0
         samples = {}
-        matched = 0
+        matched = rendered = fresh = 0
         compressor = zlib.compressobj(1)
         layers = dict((name, collections.ChainMap(item[2], task_vars)) for name, item in templates.items())
         with open(payload_path, 'wb') as payload:
             for index, ma, filename, phone, template in entries:
+                header = {'f': filename, 'm': ma}
+                host = host_hashes.get(filename)
+                if context_digest is not None:
+                    fingerprint = context_digest.copy()
+                    try:
+                        fingerprint.update(json.dumps([template, phone], sort_keys=True, default=repr).encode('utf-8'))
+                        header['r'] = fingerprint.hexdigest()
+                    except (TypeError, ValueError):
+                        pass
+                if host and header.get('r') and host[1] == header['r']:
+                    # Same template, same variables, same phone entry: same profile as published.
+                    matched += 1
+                    fresh += 1
+                    header.update(h=host[0], n=-1)
+                    payload.write(compressor.compress(json.dumps(header, separators=(',', ':')).encode('utf-8') + b'\n'))
+                    continue
                 text_template, _path, _tvars = templates[template]
                 templar.available_variables = collections.ChainMap(
                     {'phone': phone, 'phone_mac': ma, 'phone_mac_colon': mac_colon(ma), 'phone_filename': filename},
@@ -273,6 +371,7 @@ class ActionModule(ActionBase):
                     text = templar.template(text_template, escape_backslashes=False)
                 except Exception as exc:  # pylint: disable=broad-except
                     raise _Fail('%s: template %s failed: %s' % (_describe(index, phone), template, to_native(exc)))
+                rendered += 1
                 if not isinstance(text, str):
                     text = to_text(text)
                 plain = to_bytes(text, errors='surrogate_or_strict')
@@ -286,15 +385,16 @@ class ActionModule(ActionBase):
                                           key_encoding=key_encoding, salt='derive', record_size=args['record_size'])
                 except ProfileCodecError as exc:
                     raise _Fail('%s: encoding failed: %s' % (_describe(index, phone), exc))
-                sha = hashlib.sha256(data).hexdigest()
-                header = {'f': filename, 'm': ma, 'h': sha}
-                if host_hashes.get(filename) == sha:
+                header['h'] = hashlib.sha256(data).hexdigest()
+                content = b''
+                if host and host[0] == header['h']:
                     matched += 1
+                    if context_digest is None:
+                        fresh += 1
                     header['n'] = -1
-                    content = b''
                 else:
-                    header['n'] = -1 if self._play_context.check_mode else len(data)
-                    content = b'' if self._play_context.check_mode else data
+                    header['n'] = -1 if check_mode else len(data)
+                    content = b'' if check_mode else data
                     if diff_left:
                         diff_left -= 1
                         header['d'] = 1
@@ -303,7 +403,7 @@ class ActionModule(ActionBase):
                 if content:
                     payload.write(compressor.compress(content))
             payload.write(compressor.flush())
-        return {'matched': matched, 'samples': samples}
+        return {'matched': matched, 'rendered': rendered, 'fresh': fresh, 'samples': samples}
 
     # -- step 4: the managed host -------------------------------------------------------------------
 

@@ -360,9 +360,9 @@ class Publisher(object):
         if self.uid is not None or self.gid is not None:
             os.chown(path, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
 
-    def record(self, filename, mac, sha):
+    def record(self, filename, mac, sha, render=None):
         st = os.lstat(os.path.join(self.dest, filename))
-        self.manifest[filename] = {'mac': mac, 'sha256': sha, 'stat': _stat_key(st)}
+        self.manifest[filename] = {'mac': mac, 'sha256': sha, 'stat': _stat_key(st), 'render': render}
 
     def save_manifest(self):
         data = json.dumps({'version': MANIFEST_VERSION, 'files': self.manifest}, sort_keys=True,
@@ -415,11 +415,12 @@ def read_payload(path):
 
 def inventory(module, publisher):
     hashes = {}
-    for filename in publisher.manifest:
-        sha, _st = publisher.verified(filename)
-        if sha is not None:
-            hashes[filename] = sha
-    module.exit_json(changed=False, hashes=hashes, dest=publisher.dest, manifest=publisher.manifest_path)
+    for filename, entry in publisher.manifest.items():
+        sha, st = publisher.verified(filename)
+        if sha is not None and not publisher.attributes_differ(st):
+            hashes[filename] = [sha, entry.get('render')]
+    module.exit_json(changed=False, hashes=hashes, managed=len(publisher.manifest), dest=publisher.dest,
+                     manifest=publisher.manifest_path)
 
 
 def publish(module, publisher):
@@ -450,9 +451,10 @@ def publish(module, publisher):
                         wrote = True
                 else:
                     unchanged.append(mac)
-                if not check and (filename not in publisher.manifest or publisher.manifest[filename].get('mac') != mac
-                                  or publisher.manifest[filename].get('stat') != _stat_key(os.lstat(path))):
-                    publisher.record(filename, mac, sha)
+                known = publisher.manifest.get(filename) or {}
+                if not check and (known.get('mac') != mac or known.get('render') != header.get('r')
+                                  or known.get('stat') != _stat_key(os.lstat(path))):
+                    publisher.record(filename, mac, sha, header.get('r'))
                     wrote = True
                 continue
             (created if actual is None else updated).append(mac)
@@ -464,7 +466,7 @@ def publish(module, publisher):
             if hashlib.sha256(content).hexdigest() != sha:
                 module.fail_json(msg='payload for phone %s is corrupt (hash mismatch)' % mac)
             atomic_write(path, content, publisher.mode, uid=publisher.uid, gid=publisher.gid, fsync=False)
-            publisher.record(filename, mac, sha)
+            publisher.record(filename, mac, sha, header.get('r'))
             wrote = True
         if module.params['prune']:
             for filename in sorted(set(publisher.manifest) - wanted):
