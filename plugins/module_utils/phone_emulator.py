@@ -641,7 +641,11 @@ def _is_literal(host):
 
 
 def summarize(results):
-    """Counts by behaviour and the phones grouped by (behaviour, reason), for fleet reports."""
+    """Counts by behaviour and the phones grouped by (behaviour, reason), for fleet reports.
+
+    ``by_reason``: largest group first, each with up to ten MACs; ``lines``: one readable line
+    per group (``C x3: HTTP 403 forbidden (000e08000001, ...)``).
+    """
     summary = {'total': len(results), 'A': 0, 'B': 0, 'C': 0, 'by_reason': []}
     groups = {}
     for item in results:
@@ -650,6 +654,9 @@ def summarize(results):
             summary[behavior] += 1
         group = groups.setdefault((behavior, item.get('reason')), [])
         group.append(item.get('mac'))
+    summary['lines'] = []
     for (behavior, reason), macs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
         summary['by_reason'].append({'behavior': behavior, 'reason': reason, 'count': len(macs), 'macs': macs[:10]})
+        summary['lines'].append('%s x%d: %s (%s%s)' % (behavior or '-', len(macs), reason, ', '.join(macs[:3]),
+                                                        ', ...' if len(macs) > 3 else ''))
     return summary

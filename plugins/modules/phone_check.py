@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Behaves like a Cisco multiplatform phone doing one resync against a provisioning server and
     reports how the phone would react (behaviour V(A), V(B) or V(C) of the provisioning guide's
-    table 3-1). It never trusts more than a phone would. Read-only: nothing on the server or the
+    table 3-1). It never trusts more than a phone would. It is read-only, nothing on the server or the
     managed host changes, and the module runs the same way in check mode.
   - "Step 1: expands the macros of O(url) (C($MA), C($MAU), C($MAC), C($PN), C($PSN), C($SN),
     C($CCERT), C($SWVER), and C($A)..C($P), C($IP), C($EXTIP), C($HWVER) from O(macros)) and
@@ -337,12 +337,15 @@ phones:
 summary:
   description: >-
     In fleet mode, C(total), counts C(A), C(B), C(C), C(unexpected) (phones whose behaviour differs
-    from their expect), and C(by_reason), a list of C(behavior), C(reason), C(count) and up to ten C(macs).
+    from their expect), C(by_reason), a list of C(behavior), C(reason), C(count) and up to ten C(macs),
+    largest group first, and C(lines), one readable line per group.
   returned: fleet mode
   type: dict
   sample: {"total": 3, "A": 2, "B": 1, "C": 0, "unexpected": 1,
            "by_reason": [{"behavior": "A", "reason": "HTTP 200 profile received, profile parsed", "count": 2,
-                          "macs": ["000e08000001", "000e08000002"]}]}
+                          "macs": ["000e08000001", "000e08000002"]}],
+           "lines": ["A x2: HTTP 200 profile received, profile parsed (000e08000001, 000e08000002)",
+                     "B x1: HTTP 404 file not found (000e08000003)"]}
 '''
 
 import traceback

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import COLLECTIONS, DnsServer, free_port
+from conftest import COLLECTIONS, REPO, DnsServer, free_port
 from phone_check_helpers import AuthServer, LabPKI, Nginx
 from provisioning_server_helpers import make_pki, running_server
 
@@ -29,6 +29,7 @@ PHONES = tuple({'mac': mac, 'model': 'CP-8841-3PCC', 'serial': 'FCH%07d' % index
                for index, mac in enumerate((OWN, OTHER, MISSING, ENCRYPTED, CORRUPT, RFC8188)))
 PROFILE = ('<flat-profile>\n  <Resync_Periodic>3600</Resync_Periodic>\n  <User_ID_1_>1001</User_ID_1_>\n'
            '  <Password_1_>sip-secret</Password_1_>\n  <Station_Name>{mac}</Station_Name>\n</flat-profile>\n')
+REPO_PLAYBOOKS = REPO / 'playbooks'
 AES_KEY = 'aes-key-000e08000004'
 IKM = 'ikm-000e08000006'
 
@@ -489,3 +490,53 @@ def test_bad_input_fails_before_traffic(playbook, tmp_path):
     assert 'TFTP' in result.task('tftp')['msg']
     assert result.task('no ca_path')['msg'].startswith('ca_path is required for https')
     assert all('behavior' not in result.task(name) for name in ('bad mac', 'tftp'))
+
+
+def test_verify_playbook(playbook, dns_server, tmp_path):
+    """playbooks/verify.yml: one fleet task per server, the A/B/C summary, failure when not all A."""
+    pki = LabPKI(tmp_path / 'pki')
+    good, missing, maint = '000e08000101', '000e08000102', '000e08000103'
+    for mac in (good, missing, maint):
+        pki.client(mac)
+    docroot = tmp_path / 'doc'
+    (docroot / 'cfg').mkdir(parents=True)
+    for mac in (good, maint):
+        (docroot / 'cfg' / ('%s.xml' % mac)).write_text(PROFILE.format(mac=mac))
+    nginx = Nginx(tmp_path / 'nginx', pki, docroot)
+    dns = dns_server({'prov.mpp.test': ['127.0.0.1']})
+    inventory = tmp_path / 'servers.yml'
+    inventory.write_text('all:\n  children:\n    provisioning_servers:\n      hosts:\n        localhost:\n')
+    fleet = [
+        {'mac': good, 'model': 'CP-8841-3PCC', 'lines': [{'password': 'sip-pw-101'}]},
+        {'mac': missing, 'model': 'CP-7841-3PCC'},
+        {'mac': maint, 'url': 'https://prov.mpp.test:%d/maint/$MA.xml' % nginx.ports['good']},
+    ]
+    common = {'mpp_phones': fleet, 'mpp_server_fqdn': 'prov.mpp.test', 'mpp_server_port': nginx.ports['good'],
+              'mpp_server_address': '127.0.0.1', 'mpp_verify_ca_path': str(pki.server_ca.path),
+              'mpp_verify_client_cert': str(pki.clients / '$MA.crt'), 'mpp_verify_client_key': str(pki.clients / '$MA.key'),
+              'mpp_verify_nameservers': ['127.0.0.1'], 'mpp_verify_dns_port': dns.port}
+    path = str(REPO_PLAYBOOKS / 'verify.yml')
+    try:
+        result = playbook(path, extra_vars=common, args=['-i', str(inventory)])
+        sample = playbook(path, extra_vars=dict(common, mpp_verify_sample=2, mpp_verify_expect='any'),
+                          args=['-i', str(inventory)])
+        unset = playbook(path, extra_vars={'mpp_phones': fleet}, args=['-i', str(inventory)])
+    finally:
+        nginx.stop()
+    check = result.task('Resync like the phones (phone_check, fleet mode)')
+    assert (check['summary']['A'], check['summary']['B'], check['summary']['C']) == (1, 1, 1)
+    final = result.task('Every phone behaves as expected')
+    assert final['failed'] is True and result.rc != 0
+    assert final['msg'].startswith('2 of 3 phones did not behave as expected (A 1, B 1, C 1): 000e08000102: B')
+    lines = result.task('How many phones got A, B and C, and why')['msg']
+    assert lines[0] == ('localhost: 3 phones checked against https://prov.mpp.test:%d/cfg/$MA.xml at 127.0.0.1: '
+                        'A 1, B 1, C 1, not as expected 2' % nginx.ports['good'])
+    assert sorted(line.split(':')[0] for line in lines[1:]) == ['A x1', 'B x1', 'C x1']
+    assert any('HTTP 503' in line and maint in line for line in lines[1:])
+    assert 'sip-pw-101' not in result.stdout  # SIP secrets of mpp_phones are not passed to the module
+
+    assert sample.rc == 0, sample.stdout[-3000:]
+    assert sample.task('Every phone behaves as expected')['msg'] == 'localhost: all 2 phones behave as expected'
+    assert sample.task('Resync like the phones (phone_check, fleet mode)')['summary']['total'] == 2
+    assert unset.rc != 0
+    assert 'set mpp_verify_ca_path' in unset.task('Check the settings of the verify stage')['msg']

@@ -167,6 +167,7 @@ def test_summarize_groups_by_reason():
     summary = pe.summarize(results)
     assert (summary['total'], summary['A'], summary['B'], summary['C']) == (3, 2, 1, 0)
     assert summary['by_reason'][0] == {'behavior': 'A', 'reason': 'ok', 'count': 2, 'macs': ['a', 'c']}
+    assert summary['lines'] == ['A x2: ok (a, c)', 'B x1: 404 (b)']
 
 
 # --------------------------------------------------------------------------- flows over real TLS
