@@ -28,7 +28,7 @@ description:
   - When the check fails (RV(ok) is false) the task fails with a message naming the problem and
     every return value filled in, unless O(fail_on_mismatch=false) asks for a report only.
 author:
-  - phoneprov.mpp contributors
+  - phoneprov.mpp contributors (@phoneprov)
 requirements:
   - cryptography >= 3.1 on the managed host
   - dnspython >= 2.0 on the managed host
@@ -95,7 +95,7 @@ options:
       - V(true) (default) fails the task when RV(ok) is false, a missing address or a DNS failure
         such as NXDOMAIN, so a playbook stops before phones would reject the server.
       - V(false) reports only, for audits and dashboards; the task succeeds with RV(ok=false),
-        a warning names the problem, and O(register) plus a condition can decide what to do.
+        a warning names the problem, and C(register) plus a condition can decide what to do.
       - A certificate that cannot be read, a CN that breaks the rule, or a server that cannot be
         reached always fails, since there is nothing to check.
     type: bool
@@ -111,7 +111,7 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - The module never changes anything; RV(changed) is always false.
+  - The module never changes anything; C(changed) is always false.
   - DNS queries go to the given name servers from the managed host; the system resolver's
     search domains are not applied (the phone resolves the FQDN as written).
 seealso:
