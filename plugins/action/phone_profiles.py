@@ -57,6 +57,8 @@ _SECRET_ELEMENT = re.compile(r'(<([A-Za-z0-9_.-]*(?:password|secret|key|ikm)[A-Z
                              re.IGNORECASE)
 MASK = '********'
 RENDER_VERSION = 1
+# As ansible.builtin.template renders by default.
+TEMPLATE_OVERRIDES = dict(trim_blocks=True, lstrip_blocks=False, newline_sequence='\n')
 # Only parses templates to find the variables they reference (render fingerprint).
 _PARSER = Jinja2Environment(extensions=['jinja2.ext.do', 'jinja2.ext.loopcontrols'])  # nosec B701 - never renders
 PHONE_VARIABLES = ('phone', 'phone_mac', 'phone_mac_colon', 'phone_filename')
@@ -368,7 +370,7 @@ class ActionModule(ActionBase):
                     {'phone': phone, 'phone_mac': ma, 'phone_mac_colon': mac_colon(ma), 'phone_filename': filename},
                     layers[template])
                 try:
-                    text = templar.template(text_template, escape_backslashes=False)
+                    text = templar.template(text_template, escape_backslashes=False, overrides=TEMPLATE_OVERRIDES)
                 except Exception as exc:  # pylint: disable=broad-except
                     raise _Fail('%s: template %s failed: %s' % (_describe(index, phone), template, to_native(exc)))
                 rendered += 1
