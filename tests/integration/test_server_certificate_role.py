@@ -213,3 +213,17 @@ def test_stage_playbooks_on_group_provisioning_servers(tmp_path, dns_server, pla
     assert install.rc == 0, install.stdout[-3000:]
     assert (tmp_path / 'pki' / 'server-fullchain.crt').exists()
     assert install.task('Check the CN against DNS like a phone does')['ok'] is True
+
+
+def test_encrypted_ecc_key_secret_never_printed(tmp_path, dns_server, playbook):
+    dns = dns_server({FQDN: ['127.0.0.1']})
+    secret = 'n0t-in-any-log-7f3a'
+    variables = base_vars(tmp_path, dns, mpp_cert_signer='lab', mpp_cert_key_type='ecc',
+                          mpp_cert_key_passphrase=secret)
+    result = playbook(ROLE_PLAY, extra_vars=variables)  # the json callback prints every task's invocation
+    assert result.rc == 0, result.stdout[-3000:]
+    assert secret not in result.stdout and secret not in result.stderr
+    key = str(tmp_path / 'pki' / 'server.key')
+    assert openssl('pkey', '-in', key, '-passin', 'pass:wrong', '-noout', check=False).returncode != 0
+    assert 'ASN1 OID: prime256v1' in openssl('pkey', '-in', key, '-passin', 'pass:%s' % secret, '-text', '-noout').stdout
+    assert playbook(ROLE_PLAY, extra_vars=variables).changed == 0
