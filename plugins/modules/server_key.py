@@ -18,7 +18,8 @@ description:
   - A key that cannot be read, or a wrong or missing O(passphrase), is an error; the module
     never replaces such a key silently, since losing a key whose certificate Cisco signed
     costs a new signing round.
-  - New keys are written atomically with mode C(0600) unless O(mode) says otherwise.
+  - Keys are written atomically with mode C(0600) unless O(mode) says otherwise; an existing
+    key with wider permissions is set to C(0600) (or O(mode)) too.
 author:
   - phoneprov.mpp contributors (@phoneprov)
 requirements:
@@ -159,6 +160,9 @@ def main():
         module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
 
     path = module.params['path']
+    if module.params['mode'] is None:
+        # a private key is 0600 unless asked otherwise, also when it already exists with wider modes
+        module.params['mode'] = '0600'
     key_type = module.params['type']
     size = module.params['size']
     curve = module.params['curve']

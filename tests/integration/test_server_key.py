@@ -134,3 +134,15 @@ def test_weak_key_only_with_allow_weak_and_a_warning(playbook, tmp_path):
     assert result['changed'] is True and result['size'] == 1024
     assert any('weak 1024-bit' in w for w in result.get('warnings', []))
     assert 'Private-Key: (1024 bit' in ossl('pkey', '-in', weak, '-noout', '-text').stdout
+
+
+def test_existing_key_with_wide_mode_is_tightened_and_mode_option_respected(playbook, tmp_path):
+    key = tmp_path / 'server.key'
+    ossl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key)
+    os.chmod(key, 0o644)
+    content = key.read_bytes()
+    run = playbook(play(task('tighten', 'server_key', {'path': str(key)}),
+                        task('group', 'server_key', {'path': str(tmp_path / 'g.key'), 'type': 'ecc', 'mode': '0640'})))
+    assert run.task('tighten')['changed'] is True
+    assert mode_of(key) == 0o600 and key.read_bytes() == content  # same key, only the mode changed
+    assert mode_of(tmp_path / 'g.key') == 0o640
