@@ -33,9 +33,8 @@ import shlex
 import socket
 import ssl
 import time
-
-from ansible.module_utils.six.moves import http_client
-from ansible.module_utils.six.moves.urllib.parse import urljoin, urlsplit
+from http import client as http_client
+from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import (

@@ -450,7 +450,7 @@ def main():
             dns_port=dict(type='int', default=53),
             address=dict(type='str'),
             key=dict(type='str', no_log=True),
-            key_encoding=dict(type='str', default='utf-8', choices=['utf-8', 'base64url', 'hex']),
+            key_encoding=dict(type='str', default='utf-8', choices=['utf-8', 'base64url', 'hex'], no_log=False),
             username=dict(type='str'),
             password=dict(type='str', no_log=True),
             expect=dict(type='str', default='A', choices=list(EXPECT_CHOICES)),
