@@ -280,3 +280,38 @@ def test_refusals_name_the_problem(tmp_path, lab, playbook):
     assert 'mutually exclusive' in result.task('two sources')['msg']
     for name in ('ip as cn', 'garbage', 'missing file', 'bad expected', 'unreachable', 'two sources'):
         assert result.task(name)['failed'] is True, name
+
+
+def test_live_fetch_from_tls12_server_demanding_a_client_certificate(tmp_path, lab, playbook):
+    server_cert, server_key = self_signed(tmp_path / 'pki', 'prov.mpp.test', name='server')
+    client_cert, client_key = self_signed(tmp_path / 'pki', 'phone', name='client')
+    server = TlsServer(server_cert, server_key, extra=['-tls1_2', '-Verify', '1', '-CAfile', str(client_cert)])
+    try:
+        play = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    phoneprov.mpp.cn_dns_verify:
+      host: 127.0.0.1
+      port: %(port)d
+      fqdn: prov.mpp.test
+      nameservers: ["%(ns)s"]
+      dns_port: %(dns)d
+  tasks:
+    - name: without client certificate
+      phoneprov.mpp.cn_dns_verify: {}
+      ignore_errors: true
+    - name: with client certificate
+      phoneprov.mpp.cn_dns_verify:
+        client_cert: "%(cert)s"
+        client_key: "%(key)s"
+''' % dict(port=server.port, ns=lab.address, dns=lab.port, cert=client_cert, key=client_key)
+        result = playbook(play)
+    finally:
+        server.stop()
+    refused = result.task('without client certificate')
+    assert refused['failed'] is True
+    assert 'TLS handshake with 127.0.0.1 port %d failed' % server.port in refused['msg']
+    accepted = result.task('with client certificate')
+    assert not accepted.get('failed'), accepted
+    assert accepted['ok'] is True and accepted['common_name'] == 'prov.mpp.test'

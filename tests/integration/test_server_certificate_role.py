@@ -151,6 +151,9 @@ def test_cisco_signer_pending_then_signed_then_kept(tmp_path, dns_server, playbo
     ca_cert, ca_key = make_ca(tmp_path / 'cisco', 'Fake Cisco Server CA')
     signed = sign(csr, ca_cert, ca_key, tmp_path / 'cisco' / 'provserver.crt')
     signed_vars = dict(variables, mpp_cert_signed_src=str(signed), mpp_cert_ca_src=str(ca_cert))
+    dry = playbook(ROLE_PLAY, extra_vars=signed_vars, check=True, diff=True)
+    assert dry.rc == 0 and dry.task('Copy the signed certificate from the controller')['changed'] is True
+    assert not (pki / 'server.crt').exists() and not (pki / 'server.signed.crt').exists()
     installed = playbook(ROLE_PLAY, extra_vars=signed_vars)
     assert installed.rc == 0, installed.stdout[-3000:]
     assert openssl('verify', '-CAfile', str(ca_cert), str(pki / 'server.crt')).returncode == 0
@@ -165,6 +168,8 @@ def test_cisco_signer_pending_then_signed_then_kept(tmp_path, dns_server, playbo
     kept = playbook(ROLE_PLAY, extra_vars=variables)
     assert kept.rc == 0 and kept.changed == 0
     assert kept.task('show')['mpp_cert_installed']['days_remaining'] >= 198
+    as_content = playbook(ROLE_PLAY, extra_vars=dict(variables, mpp_cert_signed_content=signed.read_text()))
+    assert as_content.rc == 0 and as_content.changed == 0
 
     # 4. a certificate from another CA is refused; the installed one stays as it was
     before = digest(pki / 'server.crt')
