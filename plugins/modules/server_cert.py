@@ -20,6 +20,8 @@ description:
   - The task fails when fewer than O(min_days_valid) days of validity remain and reports
     RV(days_remaining); nothing is written then either.
   - Files are written atomically; the certificate is always written in PEM form.
+  - A DNS subject alternative name holding the whole CN with its C(/...) suffix, or DNS SANs
+    without the FQDN, draw a warning (phones check the CN; other TLS clients check the SANs).
 author:
   - phoneprov.mpp contributors (@phoneprov)
 requirements:
@@ -261,6 +263,16 @@ def main():
             module.fail_json(msg='option fqdn: %s' % exc, **result)
         if expected != fqdn:
             refuse('the CN %r names the FQDN %s, but fqdn is %s' % (result['common_name'], fqdn, expected))
+
+    # Subject alternative names: phones check the CN, other TLS clients the SANs.
+    dns_sans = [san[4:] for san in result['subject_alt_names'] if san.startswith('DNS:')]
+    for name in dns_sans:
+        if '/' in name:
+            module.warn('the certificate has the DNS SAN %r, the whole CN with its /suffix; a SAN should '
+                        'hold the FQDN alone (%s)' % (name, fqdn))
+    if dns_sans and fqdn not in [name.lower() for name in dns_sans]:
+        module.warn('the certificate\'s DNS SANs (%s) do not include %s; TLS clients other than the '
+                    'phones will reject it for that name' % (', '.join(dns_sans), fqdn))
 
     # Validity window.
     problem = pki.validity_problem(leaf)

@@ -28,6 +28,7 @@ def lab(tmp_path_factory):
         'clientauth': dict(csr=csr, extended_key_usage='clientAuth'),
         'otherfqdn': dict(csr=d / 'otherfqdn.csr'), 'badcn': dict(csr=d / 'badcn.csr'),
         'nocn': dict(csr=d / 'nocn.csr'), 'otherkey': dict(csr=d / 'otherkey.csr'),
+        'wholecnsan': dict(csr=d / 'wholecnsan.csr'),
     }
     tasks = [task('key', 'server_key', {'path': str(key)}),
              task('csr', 'server_csr', {'path': str(csr), 'privatekey_path': str(key),
@@ -40,6 +41,9 @@ def lab(tmp_path_factory):
     assert run.rc == 0, run.stdout
     for name, subj in (('otherfqdn', '/CN=other.lab.test'), ('badcn', '/CN=192.0.2.1'), ('nocn', '/O=No CN')):
         ossl('req', '-new', '-key', key, '-subj', subj, '-out', d / (name + '.csr'))
+    # what a generic CSR tool does: the whole CN copied into a DNS SAN
+    ossl('req', '-new', '-key', key, '-subj', '/CN=%s\\/mailto:ops@lab.test' % FQDN,
+         '-addext', 'subjectAltName=DNS:%s/mailto:ops@lab.test' % FQDN, '-out', d / 'wholecnsan.csr')
     for name, spec in signed.items():
         args = {'path': str(ca), 'csr_path': str(spec.pop('csr')), 'cert_path': str(d / (name + '.crt'))}
         args.update(spec)
@@ -169,3 +173,14 @@ def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
     ok = playbook(play(task('short ok', 'server_cert', install_args(lab, 'short.crt', min_days_valid=5))))
     assert ok.task('short ok')['changed'] is True
     assert ok.task('short ok')['days_remaining'] in (9, 10)
+
+
+def test_whole_cn_in_san_is_installed_with_a_warning(lab, out, playbook):
+    run = playbook(play(task('install', 'server_cert', install_args(lab, 'wholecnsan.crt'))))
+    result = run.task('install')
+    assert result['changed'] is True
+    assert result['subject_alt_names'] == ['DNS:%s/mailto:ops@lab.test' % FQDN]
+    warnings = ' '.join(result.get('warnings', []))
+    assert 'the whole CN with its /suffix' in warnings and 'do not include %s' % FQDN in warnings
+    plain = playbook(play(task('install', 'server_cert', install_args(lab))))
+    assert not plain.task('install').get('warnings')
