@@ -123,6 +123,14 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = True
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
+    @classmethod
+    def finalize_task_arg(cls, name, value, templar, context):
+        """Resolve ``phones`` only down to the list (ansible-core 2.19+): each entry is resolved in
+        ``_check_phones``, so an entry whose values fail to template is named in the error."""
+        if name == 'phones' and hasattr(templar, 'resolve_to_container'):
+            return templar.resolve_to_container(value)
+        return super(ActionModule, cls).finalize_task_arg(name, value, templar, context)
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -221,6 +229,10 @@ class ActionModule(ActionBase):
         seen_file = {}
         entries = []
         for index, phone in enumerate(phones):
+            try:
+                phone = self._templar.template(phone)
+            except Exception as exc:  # pylint: disable=broad-except
+                raise _Fail('phone #%d: its entry does not resolve: %s' % (index + 1, to_native(exc)))
             if not isinstance(phone, dict):
                 raise _Fail('phone #%d is a %s, not a dict with a mac' % (index + 1, type(phone).__name__))
             if 'mac' not in phone or phone['mac'] in (None, ''):

@@ -1,0 +1,381 @@
+# -*- coding: utf-8 -*-
+"""phoneprov.mpp.phone_profiles through real ansible-playbook runs; judged by openssl, gzip, XML."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import stat
+import subprocess
+import sys
+import threading
+from xml.etree import ElementTree
+
+import pytest
+
+from conftest import COLLECTIONS
+
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
+
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import decode_profile
+
+TEMPLATE = """<flat-profile>
+  <Resync_Periodic>{{ phone.resync_periodic | default(site_periodic) }}</Resync_Periodic>
+  <Profile_Rule>https://{{ site_fqdn }}/cfg/$MA.xml</Profile_Rule>
+  <User_ID_1_>{{ phone.user }}</User_ID_1_>
+  <Password_1_>{{ phone.password }}</Password_1_>
+  <Station_Name>{{ phone_mac_colon }}</Station_Name>
+</flat-profile>
+"""
+
+
+def phones(count, start=0):
+    return [{'mac': '02:00:00:%02x:%02x:%02x' % ((i >> 16) & 255, (i >> 8) & 255, i & 255),
+             'user': str(1000 + i), 'password': 'sip-pass-%d' % i, 'key': 'profile-key-%d' % i,
+             'model': 'CP-8841-3PCC'} for i in range(start, start + count)]
+
+
+def ma(phone):
+    return phone['mac'].replace(':', '')
+
+
+def play(dest, template, **options):
+    """A playbook running phone_profiles once with the phones from extra var `fleet`."""
+    lines = ['    phones: "{{ fleet }}"', '    template: %s' % template, '    dest: %s' % dest]
+    for name, value in options.items():
+        lines.append('    %s: %s' % (name, json.dumps(value)))
+    return """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    site_fqdn: prov.example.test
+    site_periodic: 3600
+  tasks:
+    - name: push
+      phoneprov.mpp.phone_profiles:
+%s
+""" % '\n'.join('    ' + line for line in lines)
+
+
+@pytest.fixture
+def site(tmp_path):
+    dest = tmp_path / 'docroot'
+    dest.mkdir()
+    template = tmp_path / 'profile.xml.j2'
+    template.write_text(TEMPLATE)
+    return dest, template
+
+
+def snapshot(dest):
+    """name -> (sha256, mtime_ns, inode) of every file in dest."""
+    out = {}
+    for entry in sorted(os.listdir(dest)):
+        path = os.path.join(dest, entry)
+        st = os.stat(path)
+        with open(path, 'rb') as handle:
+            out[entry] = (hashlib.sha256(handle.read()).hexdigest(), st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def parse(path):
+    root = ElementTree.parse(str(path)).getroot()
+    assert root.tag == 'flat-profile'
+    return dict((child.tag, child.text or '') for child in root)
+
+
+def test_push_idempotent_update_one_prune(playbook, site):
+    dest, template = site
+    fleet = phones(5)
+    (dest / 'unrelated.xml').write_text('<keep/>')
+    first = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet})
+    assert first.rc == 0, first.stdout[-3000:]
+    result = first.task('push')
+    assert result['changed'] is True
+    assert sorted(result['created']) == sorted(ma(p) for p in fleet)
+    assert result['counts'] == {'created': 5, 'updated': 0, 'removed': 0, 'unchanged': 0, 'total': 5}
+    for phone in fleet:
+        path = dest / ('%s.xml' % ma(phone))
+        values = parse(path)
+        assert values['User_ID_1_'] == phone['user']
+        assert values['Station_Name'] == phone['mac']
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    before = snapshot(dest)
+
+    second = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet})
+    result = second.task('push')
+    assert result['changed'] is False and second.changed == 0
+    assert result['counts']['unchanged'] == 5 and result['shipped'] == 0
+    assert result['rendered'] == 0  # render fingerprint: nothing changed, nothing rendered
+    assert snapshot(dest) == before
+
+    fleet[2]['resync_periodic'] = 600
+    third = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet})
+    result = third.task('push')
+    assert result['updated'] == [ma(fleet[2])] and result['shipped'] == 1 and result['rendered'] == 1
+    assert parse(dest / ('%s.xml' % ma(fleet[2])))['Resync_Periodic'] == '600'
+    after = snapshot(dest)
+    assert [name for name in before if before[name] != after.get(name)] == ['.phone_profiles.json', '%s.xml' % ma(fleet[2])]
+
+    # A play variable the template uses changes every profile (the fingerprint covers it).
+    changed_var = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet, 'site_periodic': 7200})
+    assert changed_var.task('push')['counts']['updated'] == 4  # fleet[2] has its own periodic
+
+    gone = fleet.pop(0)
+    fourth = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet, 'site_periodic': 7200})
+    result = fourth.task('push')
+    assert result['removed'] == [ma(gone)]
+    assert not (dest / ('%s.xml' % ma(gone))).exists()
+    assert (dest / 'unrelated.xml').read_text() == '<keep/>'  # never managed, never pruned
+
+    # prune false keeps profiles of phones no longer listed
+    fifth = playbook(play(dest, template, prune=False), extra_vars={'fleet': fleet[:2], 'site_periodic': 7200})
+    assert fifth.task('push')['changed'] is False
+    assert len(list(dest.glob('02*.xml'))) == 4
+
+
+def test_aes_256_cbc_gzip_decrypts_with_real_openssl(playbook, site, tmp_path):
+    dest, template = site
+    fleet = phones(3)
+    run = playbook(play(dest, template, compress=True, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet})
+    assert run.rc == 0, run.stdout[-3000:]
+    for phone in fleet:
+        path = dest / ('%s.xml' % ma(phone))
+        data = path.read_bytes()
+        assert data.startswith(b'Salted__')
+        decrypted = subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', phone['key'],
+                                    '-in', str(path)], capture_output=True, check=True).stdout
+        assert decrypted[:2] == b'\x1f\x8b'
+        plain = subprocess.run(['gzip', '-d'], input=decrypted, capture_output=True, check=True).stdout
+        values = ElementTree.fromstring(plain)
+        assert values.tag == 'flat-profile'
+        assert values.find('User_ID_1_').text == phone['user']
+        wrong = subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', 'not-the-key',
+                                '-in', str(path)], capture_output=True, check=False)
+        assert wrong.returncode != 0 or wrong.stdout != decrypted
+    # Keys never appear in what ansible-playbook printed.
+    for phone in fleet:
+        assert phone['key'] not in run.stdout and phone['key'] not in run.stderr
+    # Encrypted output is idempotent (salt derived from key and content).
+    again = playbook(play(dest, template, compress=True, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet})
+    assert again.task('push')['changed'] is False
+    # A phone's new key re-encrypts only that phone.
+    fleet[1]['key'] = 'rotated-key'
+    rotated = playbook(play(dest, template, compress=True, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet})
+    assert rotated.task('push')['updated'] == [ma(fleet[1])]
+    subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', 'rotated-key',
+                    '-in', str(dest / ('%s.xml' % ma(fleet[1])))], capture_output=True, check=True)
+
+
+def test_gzip_only_decompresses_with_real_gzip(playbook, site):
+    dest, template = site
+    fleet = phones(2)
+    assert playbook(play(dest, template, compress=True), extra_vars={'fleet': fleet}).rc == 0
+    data = (dest / ('%s.xml' % ma(fleet[0]))).read_bytes()
+    plain = subprocess.run(['gzip', '-d'], input=data, capture_output=True, check=True).stdout
+    assert ElementTree.fromstring(plain).find('Password_1_').text == fleet[0]['password']
+
+
+@pytest.mark.parametrize('compress', [False, True])
+def test_rfc8188_roundtrip(playbook, site, compress):
+    dest, template = site
+    fleet = phones(2)
+    run = playbook(play(dest, template, compress=compress, encrypt='rfc8188', record_size=64),
+                   extra_vars={'fleet': fleet})
+    assert run.rc == 0, run.stdout[-3000:]
+    for phone in fleet:
+        data = (dest / ('%s.xml' % ma(phone))).read_bytes()
+        plain, info = decode_profile(data, key=phone['key'])
+        assert info['encryption'] == 'rfc8188' and info['record_size'] == 64 and info['compressed'] is compress
+        assert ElementTree.fromstring(plain).find('User_ID_1_').text == phone['user']
+
+
+def test_check_mode_and_diff(playbook, site):
+    dest, template = site
+    fleet = phones(4)
+    check = playbook(play(dest, template), extra_vars={'fleet': fleet}, check=True, diff=True)
+    result = check.task('push')
+    assert result['changed'] is True and len(result['created']) == 4
+    assert os.listdir(dest) == []  # check mode wrote nothing, not even the manifest
+    assert playbook(play(dest, template), extra_vars={'fleet': fleet}).rc == 0
+    fleet[0]['user'] = '4242'
+    fleet[3]['resync_periodic'] = 60
+    before = snapshot(dest)
+    run = playbook(play(dest, template, diff_count=1), extra_vars={'fleet': fleet}, check=True, diff=True)
+    result = run.task('push')
+    assert sorted(result['updated']) == sorted([ma(fleet[0]), ma(fleet[3])])
+    assert snapshot(dest) == before
+    diff = result['diff']['prepared']
+    assert 'updated 2:' in diff and ma(fleet[3]) in diff
+    assert '-  <User_ID_1_>1000</User_ID_1_>' in diff and '+  <User_ID_1_>4242</User_ID_1_>' in diff
+    assert 'Resync_Periodic>60<' not in diff  # only diff_count=1 phone gets a unified diff
+    assert '<Password_1_>********</Password_1_>' in diff
+    assert 'sip-pass-0' not in run.stdout and 'profile-key-0' not in run.stdout
+
+
+def test_diff_of_encrypted_profile_shows_plaintext_without_key(playbook, site):
+    dest, template = site
+    fleet = phones(1)
+    fleet[0]['password'] = 'profile-key-0-and-more'  # the key inside other text is masked too
+    assert playbook(play(dest, template, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet}).rc == 0
+    fleet[0]['user'] = '777'
+    run = playbook(play(dest, template, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet}, diff=True)
+    diff = run.task('push')['diff']['prepared']
+    assert '+  <User_ID_1_>777</User_ID_1_>' in diff and '-  <User_ID_1_>1000</User_ID_1_>' in diff
+    assert 'profile-key-0' not in run.stdout
+
+
+@pytest.mark.parametrize('bad, expected', [
+    ({'mac': '02:00:00:00:00:zz'}, r"phone #3 \(mac 02:00:00:00:00:zz\): invalid MAC address"),
+    ({'user': 'x'}, 'phone #3 has no mac'),
+    ({'mac': '02-00-00-00-00-01'}, 'phone #3 .*duplicate MAC 020000000001, already used by phone #2'),
+    ({'mac': '02:00:00:00:00:09', 'user': '<broken'}, r'phone #3 \(mac 02:00:00:00:00:09\): template .* did not give a valid profile'),
+    ({'mac': '02:00:00:00:00:09', 'user': '{{ undefined_thing }}'},
+     r"phone #3: its entry does not resolve: .*'undefined_thing' is undefined"),
+    ({'mac': '02:00:00:00:00:09', 'user': None}, r'phone #3 \(mac 02:00:00:00:00:09\): template .* failed: .*user'),
+])
+def test_bad_phone_entry_fails_and_publishes_nothing(playbook, site, bad, expected):
+    dest, template = site
+    fleet = phones(4)
+    assert playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet}).rc == 0
+    before = snapshot(dest)
+    entry = dict({'user': '1', 'password': 'p', 'key': 'k'}, **bad)
+    entry = dict((name, value) for name, value in entry.items() if value is not None)
+    changed = [dict(phone, resync_periodic=99) for phone in fleet[:2]] + [entry] + fleet[2:]
+    run = playbook(play(dest, template, prune=True), extra_vars={'fleet': changed})
+    assert run.rc != 0
+    result = run.task('push')
+    assert result['failed'] is True
+    assert re.search(expected, result['msg']), result['msg']
+    assert snapshot(dest) == before  # nothing published, nothing pruned
+
+
+def test_missing_key_and_missing_template(playbook, site, tmp_path):
+    dest, template = site
+    fleet = phones(2)
+    del fleet[1]['key']
+    run = playbook(play(dest, template, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet})
+    assert 'phone #2 (mac %s) has no key' % fleet[1]['mac'] in run.task('push')['msg']
+    run = playbook(play(dest, tmp_path / 'nope.j2'), extra_vars={'fleet': fleet})
+    assert 'nope.j2' in run.task('push')['msg']
+    assert os.listdir(dest) == []
+
+
+def test_per_model_templates_and_filename_macro(playbook, site, tmp_path):
+    dest, template = site
+    other = tmp_path / 'cp7841.xml.j2'
+    other.write_text('<flat-profile><Model>7841 {{ phone_mac }}</Model></flat-profile>\n')
+    fleet = phones(3)
+    fleet[1]['model'] = 'CP-7841-3PCC'
+    run = playbook(play(dest, template, templates={'CP-7841-3PCC': str(other)}, filename='$MAU.cfg'),
+                   extra_vars={'fleet': fleet})
+    assert run.rc == 0, run.stdout[-2000:]
+    assert parse(dest / ('%s.cfg' % ma(fleet[1]).upper())) == {'Model': '7841 %s' % ma(fleet[1])}
+    assert 'User_ID_1_' in parse(dest / ('%s.cfg' % ma(fleet[0]).upper()))
+    # no default template: a phone whose model has no template fails, naming it
+    run = playbook(play(dest, other, templates={'CP-7841-3PCC': str(other)}).replace(
+        '        template: %s\n' % other, ''), extra_vars={'fleet': fleet})
+    assert "phone #1 (mac %s): no template for model 'CP-8841-3PCC'" % fleet[0]['mac'] in run.task('push')['msg']
+
+
+def test_mode_and_group_changes_are_applied(playbook, site):
+    dest, template = site
+    fleet = phones(2)
+    assert playbook(play(dest, template), extra_vars={'fleet': fleet}).rc == 0
+    run = playbook(play(dest, template, mode='0644', group='0'), extra_vars={'fleet': fleet})
+    result = run.task('push')
+    assert result['changed'] is True and sorted(result['updated']) == sorted(ma(p) for p in fleet)
+    for phone in fleet:
+        assert stat.S_IMODE((dest / ('%s.xml' % ma(phone))).stat().st_mode) == 0o644
+    assert playbook(play(dest, template, mode='0644', group='0'), extra_vars={'fleet': fleet}).task('push')['changed'] is False
+
+
+def test_hand_edited_profile_is_repaired(playbook, site):
+    dest, template = site
+    fleet = phones(2)
+    assert playbook(play(dest, template), extra_vars={'fleet': fleet}).rc == 0
+    path = dest / ('%s.xml' % ma(fleet[0]))
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b'1000', b'6666'))
+    run = playbook(play(dest, template), extra_vars={'fleet': fleet})
+    assert run.task('push')['updated'] == [ma(fleet[0])]
+    assert path.read_bytes() == original
+
+
+def test_concurrent_reader_never_sees_a_torn_file(playbook, site):
+    """A phone resyncing during a push reads the old or the new profile, never part of one."""
+    dest, template = site
+    fleet = phones(1500)
+    for phone in fleet:
+        phone['password'] = 'x' * 3000  # bigger files: a torn write would be easy to catch
+    assert playbook(play(dest, template), extra_vars={'fleet': fleet}).rc == 0
+    names = ['%s.xml' % ma(phone) for phone in fleet]
+    stop = threading.Event()
+    reads, errors, seen = [0], [], set()
+
+    def reader():
+        rng = random.Random(1)
+        while not stop.is_set():
+            name = rng.choice(names)
+            try:
+                with open(dest / name, 'rb') as handle:
+                    data = handle.read()
+                root = ElementTree.fromstring(data)
+                seen.add(root.find('Resync_Periodic').text)
+                reads[0] += 1
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append('%s: %r' % (name, exc))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for phone in fleet:
+            phone['resync_periodic'] = 1234
+        run = playbook(play(dest, template), extra_vars={'fleet': fleet})
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert run.task('push')['counts']['updated'] == 1500
+    assert errors == []
+    assert reads[0] > 100
+    assert seen <= {'3600', '1234'}
+    assert not [name for name in os.listdir(dest) if name.endswith('.tmp')]  # no temporary files left
+
+
+def test_role_default_template_and_prune(playbook, tmp_path):
+    dest = tmp_path / 'srv'
+    fleet = [{'mac': '00:56:2b:04:36:15', 'model': 'CP-8841-3PCC',
+              'lines': [{'user_id': '1001', 'password': 'sip-secret', 'display_name': 'Front & Back', 'proxy': 'sip.test'}],
+              'key': 'phone-key-1'}]
+    text = """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    mpp_server_fqdn: prov.mpp.test
+    mpp_server_port: 8443
+    mpp_profiles_dest: %s
+    mpp_profiles_group: "0"
+    mpp_profiles_create_dest: true
+  roles:
+    - role: phoneprov.mpp.phone_profiles
+""" % dest
+    run = playbook(text, extra_vars={'mpp_phones': fleet, 'mpp_profiles_encrypt': 'aes-256-cbc'})
+    assert run.rc == 0, run.stdout[-3000:]
+    data = (dest / '00562b043615.xml').read_bytes()
+    plain = subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', 'phone-key-1'],
+                           input=data, capture_output=True, check=True).stdout
+    values = dict((child.tag, child.text or '') for child in ElementTree.fromstring(plain))
+    assert values['Profile_Rule'] == '[--key $B] https://prov.mpp.test:8443/cfg/$MA.xml'
+    assert values['GPP_B'] == 'phone-key-1'
+    assert values['User_ID_1_'] == '1001' and values['Password_1_'] == 'sip-secret'
+    assert values['Display_Name_1_'] == 'Front & Back'
+    assert values['Resync_Periodic'] == '3600' and values['Resync_Error_Retry_Delay'] == '3600'
+    assert values['Resync_Random_Delay'] == '2' and values['Resync_On_Reset'] == 'Yes'
+    again = playbook(text, extra_vars={'mpp_phones': fleet, 'mpp_profiles_encrypt': 'aes-256-cbc'})
+    assert again.changed == 0
+    gone = playbook(text, extra_vars={'mpp_phones': [], 'mpp_profiles_encrypt': 'aes-256-cbc'})
+    assert gone.task('Publish one profile per phone')['removed'] == ['00562b043615']
+    assert not (dest / '00562b043615.xml').exists()
