@@ -139,6 +139,8 @@ def test_cisco_signer_pending_then_signed_then_kept(tmp_path, dns_server, playbo
     assert csr.exists()
     assert not (pki / 'server.crt').exists()
     assert [t for t in pending.tasks if t[0] in ('after the role', 'next play')] == []
+    shown = pending.task('Show the CSR (PEM) for jobs whose controller directory is temporary')['msg']
+    assert '\n'.join(shown) + '\n' == csr.read_text()
 
     # 1b. end_host: the play ends for the host without a failure, later plays see mpp_cert_pending
     ended = playbook(PENDING_PLAY, extra_vars=dict(variables, mpp_cert_pending_action='end_host'))
