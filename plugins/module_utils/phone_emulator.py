@@ -656,6 +656,6 @@ def summarize(results):
     summary['lines'] = []
     for (behavior, reason), macs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
         summary['by_reason'].append({'behavior': behavior, 'reason': reason, 'count': len(macs), 'macs': macs[:10]})
-        summary['lines'].append('%s x%d: %s (%s%s)' % (behavior or '-', len(macs), reason, ', '.join(macs[:3]),
-                                                        ', ...' if len(macs) > 3 else ''))
+        shown = ', '.join(macs[:3]) + (', ...' if len(macs) > 3 else '')
+        summary['lines'].append('%s x%d: %s (%s)' % (behavior or '-', len(macs), reason, shown))
     return summary

@@ -41,7 +41,7 @@ description:
     override the task-level options for that phone; unknown keys are ignored, so C(mpp_phones) can be
     passed as it is. Within one task, DNS answers are cached (each name is asked once)."
 author:
-  - phoneprov.mpp contributors
+  - phoneprov.mpp contributors (@phoneprov)
 requirements:
   - dnspython >= 2.0 on the managed host
   - cryptography on the managed host (to decrypt encrypted profiles)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Resync storm: N phones resync at once after a power cut, against the provisioning_server role.
 
@@ -165,7 +164,7 @@ def markdown(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--phones', type=int, default=200, help='simulated phones per storm (default 200)')
     parser.add_argument('--window', type=float, default=10.0,
                         help='seconds over which the phones start (the Resync_Random_Delay spread; default 10)')
@@ -183,10 +182,10 @@ def main(argv=None):
     if args.storms:
         storms = [(int(p), float(w)) for p, w in (s.split(':') for s in args.storms.split(','))]
     cap = min(args.max_phones, HARD_MAX_PHONES)
-    if any(count < 1 or count > cap for count, _ in storms) or any(w < 0 for _, w in storms):
+    if any(count < 1 or count > cap or window < 0 for count, window in storms):
         parser.error('phones must be 1..%d and window >= 0' % cap)
     args.deadline = min(args.deadline, 600.0)
-    count = max(c for c, _ in storms)
+    count = max(storm_size for storm_size, _window in storms)
     rows = []
     with tempfile.TemporaryDirectory(prefix='mpp-storm-') as tmp:
         tmp = Path(tmp)

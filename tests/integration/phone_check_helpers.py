@@ -278,7 +278,7 @@ class AuthServer(object):
         return algo(text.encode()).hexdigest()
 
     def check(self, header, path):
-        scheme, _, rest = header.partition(' ')
+        scheme, _sep, rest = header.partition(' ')
         if self.scheme == 'basic':
             expected = base64.b64encode(('%s:%s' % (self.username, self.password)).encode()).decode()
             return scheme == 'Basic' and rest == expected
@@ -286,7 +286,7 @@ class AuthServer(object):
             return False
         fields = {}
         for part in rest.split(','):
-            name, _, value = part.strip().partition('=')
+            name, _sep, value = part.strip().partition('=')
             fields[name] = value.strip('"')
         if fields.get('username') != self.username or fields.get('nonce') != self.nonce or fields.get('uri') != path:
             return False

@@ -23,8 +23,8 @@ if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import encode_profile  # noqa: E402
 
-OWN, OTHER, MISSING, ENCRYPTED, CORRUPT, RFC8188 = ('000e08abcdef', '00562b043615', '000e08000003', '000e08000004',
-                                                   '000e08000005', '000e08000006')
+OWN, OTHER, MISSING, ENCRYPTED, CORRUPT, RFC8188 = (
+    '000e08abcdef', '00562b043615', '000e08000003', '000e08000004', '000e08000005', '000e08000006')
 PHONES = tuple({'mac': mac, 'model': 'CP-8841-3PCC', 'serial': 'FCH%07d' % index}
                for index, mac in enumerate((OWN, OTHER, MISSING, ENCRYPTED, CORRUPT, RFC8188)))
 PROFILE = ('<flat-profile>\n  <Resync_Periodic>3600</Resync_Periodic>\n  <User_ID_1_>1001</User_ID_1_>\n'
@@ -298,7 +298,7 @@ def test_matrix(lab, playbook):
 
 def test_other_phone_in_fleet_is_c(lab, playbook):
     """Phone OTHER has its profile and its certificate: A. With OWN's certificate it is refused (403)."""
-    text = MATRIX.split('  tasks:')[0] + '''  tasks:
+    text = MATRIX.split('  tasks:', maxsplit=1)[0] + '''  tasks:
     - name: crossed certificates
       phoneprov.mpp.phone_check:
         url: "{{ base }}/cfg/$MA.xml"
@@ -317,7 +317,7 @@ def test_other_phone_in_fleet_is_c(lab, playbook):
 
 
 def _one(lab, playbook, **extra):
-    text = MATRIX.split('  tasks:')[0] + '''  tasks:
+    text = MATRIX.split('  tasks:', maxsplit=1)[0] + '''  tasks:
     - name: one
       phoneprov.mpp.phone_check:
         url: "{{ base }}/cfg/$MA.xml"

@@ -336,6 +336,6 @@ def test_bad_input_raises_before_traffic(lab, tmp_path):
 def test_dns_answers_are_cached_per_emulator(lab):
     emu = _emulator(lab)
     lab['files']['/c.xml'] = (200, {}, PROFILE)
-    for _ in range(3):
+    for _attempt in range(3):
         assert emu.resync(_url(lab, '/c.xml'), MAC)['behavior'] == 'A'
     assert list(emu._dns_cache) == ['prov.mpp.test']  # pylint: disable=protected-access
