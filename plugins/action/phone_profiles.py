@@ -33,7 +33,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from jinja2 import Environment as Jinja2Environment, meta as jinja2_meta
+from jinja2 import Environment as Jinja2Environment, nodes as jinja2_nodes
 
 display = Display()
 
@@ -206,7 +206,7 @@ class ActionModule(ActionBase):
         return args
 
     def _mark(self, what):
-        display.vv('phone_profiles: %s at %.2f s (%.3f)' % (what, time.time() - self._t0, time.time()))
+        display.vv('phone_profiles: %s at %.2f s' % (what, time.time() - self._t0))
 
     # -- step 1: phone entries and templates ---------------------------------------------------
 
@@ -330,7 +330,9 @@ class ActionModule(ActionBase):
                 display.vv('phone_profiles: template %s uses lookups, includes or time; every phone is rendered' % name)
                 return None
             try:
-                names |= jinja2_meta.find_undeclared_variables(_PARSER.parse(str(text)))
+                # Every name the template reads (locals too: over-including only costs a lookup).
+                names |= set(node.name for node in _PARSER.parse(str(text)).find_all(jinja2_nodes.Name)
+                             if node.ctx == 'load')
             except Exception:  # pylint: disable=broad-except
                 return None  # a syntax error shows up when the template is rendered
             digest.update(json.dumps([name, path, str(text)]).encode('utf-8'))

@@ -376,6 +376,7 @@ def test_role_default_template_and_prune(playbook, tmp_path):
     assert values['Resync_Random_Delay'] == '2' and values['Resync_On_Reset'] == 'Yes'
     again = playbook(text, extra_vars={'mpp_phones': fleet, 'mpp_profiles_encrypt': 'aes-256-cbc'})
     assert again.changed == 0
+    assert again.task('Publish one profile per phone')['rendered'] == 0  # the default template is cacheable
     gone = playbook(text, extra_vars={'mpp_phones': [], 'mpp_profiles_encrypt': 'aes-256-cbc'})
     assert gone.task('Publish one profile per phone')['removed'] == ['00562b043615']
     assert not (dest / '00562b043615.xml').exists()
