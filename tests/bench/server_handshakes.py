@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Benchmark: full TLS handshakes with a phone client certificate, each fetching one profile.
 
@@ -30,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
@@ -57,6 +58,11 @@ http {{
         ssl_certificate_key {key};
         ssl_client_certificate {client_ca};
         ssl_verify_client on;
+        # Same TLS versions and ciphers as the role (nginx 1.22's own default, TLS 1.0-1.2 only,
+        # would compare TLS 1.2 handshakes with the role's TLS 1.3 ones).
+        ssl_protocols {protocols};
+        ssl_ciphers {ciphers};
+        ssl_prefer_server_ciphers on;
         root {docroot};
     }}
 }}
@@ -68,7 +74,7 @@ def s_time_round(port, phone, ca, seconds, clients):
     cmd = ['openssl', 's_time', '-connect', '127.0.0.1:%d' % port, '-new', '-cert', phone['cert'],
            '-key', phone['key'], '-CAfile', ca, '-www', '/cfg/%s.xml' % MAC, '-time', str(seconds)]
     start = time.monotonic()
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(clients)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for dummy in range(clients)]
     connections = 0
     total_bytes = 0
     for proc in procs:
@@ -112,13 +118,13 @@ def check_answer(port, phone, ca, expect):
                            '--resolve', 'prov.mpp.test:%d:127.0.0.1' % port,
                            'https://prov.mpp.test:%d/cfg/%s.xml' % (port, MAC), '-w', '\n%{http_code}'],
                           capture_output=True, text=True, timeout=30, check=False)
-    body, _, status = proc.stdout.rpartition('\n')
+    body, dummy, status = proc.stdout.rpartition('\n')
     if status != '200' or body != expect:
         raise RuntimeError('server on port %d answered %s %r %s' % (port, status, body[:100], proc.stderr))
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--clients', type=int, default=4, help='parallel s_time clients (1-16)')
     parser.add_argument('--seconds', type=int, default=4, help='seconds per round and server (1-30)')
     parser.add_argument('--rounds', type=int, default=5, help='alternating rounds (1-10)')
@@ -137,7 +143,10 @@ def main():
         phone = pki.phone(MAC)
         with running_server(workdir / 'role', pki=pki, profiles={MAC: PROFILE}) as server:
             conf = minimal_prefix / 'nginx.conf'
+            defaults = yaml.safe_load((REPO / 'roles' / 'provisioning_server' / 'defaults' / 'main.yml').read_text())
             conf.write_text(MINIMAL_CONF.format(prefix=minimal_prefix, port=minimal_port, cert=pki.server_cert,
+                                                protocols=' '.join(defaults['mpp_server_ssl_protocols']),
+                                                ciphers=defaults['mpp_server_ssl_ciphers'],
                                                 key=pki.server_key, client_ca=pki.client_ca, docroot=server.root))
             # The minimal server serves the same file at the same URL: <root>/cfg/<mac>.xml.
             os.symlink(str(server.docroot), str(server.root / 'cfg'))
@@ -199,7 +208,8 @@ the same machine, loopback only; {rounds} alternating rounds of {seconds} s per 
 - **role**: system nginx deployed by `roles/provisioning_server` (per-phone authorization from
   the certificate subject, JSON access log, TLS 1.2/1.3 as configured by the role).
 - **minimal**: separate nginx (own `-p`/`-c`, another port), same certificates,
-  `ssl_verify_client on`, no access control, no logging.
+  `ssl_verify_client on`, the role's default TLS versions and ciphers (so both negotiate
+  TLS 1.3), no access control, no logging.
 
 Run: {date} on {cpus} CPU(s), {nginx}, {openssl}. The machine is shared with other work, so
 throughput figures are noisy; both servers share the noise in alternating rounds. The worker
@@ -221,8 +231,8 @@ CPU time per handshake (from /proc, user + system) depends much less on the neig
 {rows}
 '''.format(clients=args.clients, rounds=args.rounds, seconds=args.seconds,
            date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-           cpus=os.cpu_count(), nginx=subprocess.run([NGINX, '-v'], capture_output=True, text=True).stderr.strip(),
-           openssl=subprocess.run(['openssl', 'version'], capture_output=True, text=True).stdout.strip(),
+           cpus=os.cpu_count(), nginx=subprocess.run([NGINX, '-v'], capture_output=True, text=True, check=False).stderr.strip(),
+           openssl=subprocess.run(['openssl', 'version'], capture_output=True, text=True, check=False).stdout.strip(),
            role=role_rate, minimal=minimal_rate, ratio=100 * ratio, sign=sign, verify=verify,
            rcpu=role_cpu, mcpu=minimal_cpu, cratio=100 * minimal_cpu / role_cpu, rb=role_bytes, mb=minimal_bytes, ok=ok_lines, rc=totals['role'][0], rows=rows)
     Path(args.output).write_text(text)

@@ -215,7 +215,7 @@ def nginx_pids():
 def stop_system_nginx():
     """Stop the system nginx: the init script first, then the master's pid if still alive."""
     subprocess.run(['service', 'nginx', 'stop'], capture_output=True, check=False, timeout=60)
-    master, _ = nginx_pids()
+    master = nginx_pids()[0]
     if master:
         try:
             os.kill(master, 15)

@@ -225,7 +225,7 @@ def test_second_run_changes_nothing_and_does_not_reload(server):
     assert result.rc == 0, result.stdout[-3000:]
     assert result.changed == 0, [name for name, res in result.tasks if res.get('changed')]
     assert nginx_pids() == before
-    assert not any(name == 'Reload nginx' for name, _ in result.tasks)
+    assert not any(name == 'Reload nginx' for name, dummy in result.tasks)
 
 
 def test_check_mode_reports_without_touching(server):
