@@ -80,7 +80,9 @@ options:
     type: list
     elements: dict
   client_dir:
-    description: Directory for O(clients); must exist.
+    description:
+      - Directory for O(clients); it must exist (in check mode it may be missing, when an
+        earlier task would create it).
     type: path
   key_type:
     description: Key type of issued client keys.
@@ -130,7 +132,8 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: Diffs are shown for issued certificates, never for private keys.
+    details: Diffs are shown for issued certificates, never for private keys; with O(clients), one
+      summary lists the phones issued.
   platform:
     platforms: posix
 notes:
@@ -525,6 +528,11 @@ class LabCA(object):
             changed, _facts = self.issue_client(client, os.path.join(directory, name + '.crt'),
                                                 os.path.join(directory, name + '.key'), start, end)
             (issued if changed else unchanged).append(name)
+        if self.module._diff:  # pylint: disable=protected-access
+            # one summary instead of a diff per file: a fleet has hundreds
+            self.diffs = [{'before_header': directory, 'after_header': directory, 'before': '',
+                           'after': ''.join('%s.crt %s.key issued\n' % (name, name) for name in issued)}] \
+                if issued else []
         return dict(client_dir=directory, issued=issued, unchanged=unchanged)
 
 

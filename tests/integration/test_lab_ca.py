@@ -142,7 +142,9 @@ def test_many_phones_in_one_task(playbook, tmp_path):
     assert all(mode_of(k) == 0o600 for k in phones.glob('*.key'))
 
     (phones / '000e08000005.crt').unlink()
-    again = playbook(play(task('fleet', 'lab_ca', args)))
+    again = playbook(play(task('fleet', 'lab_ca', args)), diff=True)
+    assert again.task('fleet')['diff'] == [{'before_header': str(phones), 'after_header': str(phones), 'before': '',
+                                            'after': '000e08000005.crt 000e08000005.key issued\n'}]
     assert again.task('fleet')['issued'] == ['000e08000005']
     assert len(again.task('fleet')['unchanged']) == 24
     third = playbook(play(task('fleet', 'lab_ca', args)), check=True)
