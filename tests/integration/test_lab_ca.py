@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import time
 
-from conftest import BIN, REPO
+from conftest import BIN, NGINX, REPO, free_port
 from pki_helpers import (cert_pubkey_sha256, ext_text, mode_of, ossl, play, pubkey_sha256, refusal, snapshot,
                          subject_rfc2253, task)
 
@@ -222,3 +224,82 @@ def test_ansible_doc_renders_every_pki_module():
         assert 'phoneprov.mpp.' + module in proc.stdout
         assert 'EXAMPLES' in proc.stdout and 'RETURN VALUES' in proc.stdout
         assert 'ERROR' not in proc.stderr
+
+
+NGINX_CONF = '''
+worker_processes 1;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log;
+daemon off;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %(dir)s/tmp;
+    proxy_temp_path %(dir)s/tmp;
+    fastcgi_temp_path %(dir)s/tmp;
+    uwsgi_temp_path %(dir)s/tmp;
+    scgi_temp_path %(dir)s/tmp;
+    server {
+        listen 127.0.0.1:%(port)d ssl;
+        server_name pv.lab.test;
+        ssl_certificate %(cert)s;
+        ssl_certificate_key %(key)s;
+        ssl_client_certificate %(client_ca)s;
+        ssl_verify_client on;
+        location / { return 200 "$ssl_client_s_dn\\n"; }
+    }
+}
+'''
+
+
+def test_real_nginx_and_curl_accept_lab_ca_certificates(playbook, tmp_path):
+    """The server chain and the phone certificates work where they are used: nginx + curl."""
+    ca, other = tmp_path / 'ca', tmp_path / 'other'
+    server = {'path': str(tmp_path / 's.key'), 'type': 'ecc'}
+    csr = {'path': str(tmp_path / 's.csr'), 'privatekey_path': str(tmp_path / 's.key'),
+           'common_name': 'pv.lab.test/mailto:ops@lab.test'}
+    phone = {'mac': '00:0e:08:ab:cd:ef', 'model': 'CP-8841-3PCC', 'serial': 'FCH1234'}
+    run = playbook(play(
+        task('key', 'server_key', server), task('csr', 'server_csr', csr),
+        task('sign', 'lab_ca', {'path': str(ca), 'csr_path': csr['path'], 'cert_path': str(tmp_path / 'signed.crt')}),
+        task('install', 'server_cert', {'src': str(tmp_path / 'signed.crt'), 'path': str(tmp_path / 's.crt'),
+                                        'fullchain_path': str(tmp_path / 'full.crt'), 'privatekey_path': server['path'],
+                                        'ca_path': str(ca / 'server-ca.crt'), 'fqdn': 'pv.lab.test'}),
+        task('phone', 'lab_ca', {'path': str(ca), 'client': phone, 'cert_path': str(tmp_path / 'p.crt'),
+                                 'key_path': str(tmp_path / 'p.key'), 'key_type': 'ecc'}),
+        task('stranger', 'lab_ca', {'path': str(other), 'client': phone, 'cert_path': str(tmp_path / 'x.crt'),
+                                    'key_path': str(tmp_path / 'x.key'), 'key_type': 'ecc'})))
+    assert run.rc == 0, run.stdout
+    port = free_port()
+    ndir = tmp_path / 'nginx'
+    (ndir / 'tmp').mkdir(parents=True)
+    (ndir / 'nginx.conf').write_text(NGINX_CONF % {
+        'dir': ndir, 'port': port, 'cert': tmp_path / 'full.crt', 'key': server['path'],
+        'client_ca': ca / 'client-ca.crt'})
+    proc = subprocess.Popen([NGINX, '-p', str(ndir), '-c', str(ndir / 'nginx.conf')],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        curl = shutil.which('curl')
+        base = [curl, '-sS', '--max-time', '5', '--cacert', str(ca / 'server-ca.crt'),
+                '--resolve', 'pv.lab.test:%d:127.0.0.1' % port, 'https://pv.lab.test:%d/' % port]
+        deadline = time.monotonic() + 10
+        while True:
+            answer = subprocess.run(base + ['--cert', str(tmp_path / 'p.crt'), '--key', str(tmp_path / 'p.key'),
+                                            '-w', ' %{http_code}'], capture_output=True, text=True, timeout=15,
+                                    check=False)
+            if answer.returncode != 7 or time.monotonic() > deadline:  # 7: not listening yet
+                break
+            time.sleep(0.1)
+        assert answer.stdout.split() == ['OU=CP-8841-3PCC,L=FCH1234,ST=000e08abcdef', '200'], answer
+        stranger = subprocess.run(base + ['--cert', str(tmp_path / 'x.crt'), '--key', str(tmp_path / 'x.key'),
+                                          '-w', ' %{http_code}', '-o', '/dev/null'],
+                                  capture_output=True, text=True, timeout=15, check=False)
+        assert stranger.stdout.strip() == '400'  # nginx: "The SSL certificate error"
+        untrusted_server = subprocess.run([curl, '-sS', '--max-time', '5', '--cacert', str(other / 'server-ca.crt'),
+                                           '--resolve', 'pv.lab.test:%d:127.0.0.1' % port,
+                                           'https://pv.lab.test:%d/' % port], capture_output=True, text=True,
+                                          timeout=15, check=False)
+        assert untrusted_server.returncode == 60  # peer certificate cannot be authenticated
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
