@@ -246,6 +246,11 @@ not_after:
   type: str
   returned: with O(csr_path) or O(client)
   sample: "2027-01-01T00:00:00Z"
+client_dir:
+  description: The directory of the fleet's certificates and keys.
+  type: str
+  returned: with O(clients)
+  sample: /srv/phones
 issued:
   description: MACs (C($MA) form, or C(generic)) whose certificates were issued by this run.
   type: list
