@@ -152,3 +152,20 @@ def test_weak_digests_with_allow_weak(playbook, tmp_path, key):
     assert run.task('ecc sha1')['changed'] and not run.task('ecc sha1 again')['changed']
     assert 'ecdsa-with-SHA1' in req_text(tmp_path / 'ecc-sha1.csr')
     assert run.task('lab signs md5')['changed'] is True
+
+
+def test_passphrase_protected_key(playbook, tmp_path):
+    key = tmp_path / 'enc.key'
+    ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384', '-aes256', '-pass', 'pass:open sesame',
+         '-out', key)
+    good = csr_args(tmp_path, key, privatekey_passphrase='open sesame')
+    run = playbook(play(refusal('no passphrase', 'server_csr', csr_args(tmp_path, key)),
+                        refusal('bad passphrase', 'server_csr', csr_args(tmp_path, key, privatekey_passphrase='guess-123')),
+                        task('good', 'server_csr', good), task('again', 'server_csr', good)))
+    assert 'passphrase is required' in run.task('no passphrase')['msg']
+    assert 'wrong passphrase' in run.task('bad passphrase')['msg']
+    assert run.task('good')['changed'] is True and run.task('again')['changed'] is False
+    assert 'open sesame' not in run.stdout
+    csr = tmp_path / 'server.csr'
+    assert ossl('req', '-in', csr, '-noout', '-pubkey').stdout == \
+        ossl('pkey', '-in', key, '-passin', 'pass:open sesame', '-pubout').stdout
