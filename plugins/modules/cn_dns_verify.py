@@ -212,7 +212,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils import dns_check, pk
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, fqdn_problem, split_cn
 
 
-def fetch_certificate(module, host, port, server_name, timeout):
+def fetch_certificate(module, host, port, server_name, timeout, result):
     """DER certificate and peer address of a live TLS server; the certificate is not verified."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # Reading only: the chain and host name are the phone's and server_cert's job, not this check's.
@@ -223,20 +223,20 @@ def fetch_certificate(module, host, port, server_name, timeout):
             context.load_cert_chain(module.params['client_cert'], module.params['client_key'])
         except (OSError, ssl.SSLError) as exc:
             module.fail_json(msg='cannot load client certificate %s: %s' % (module.params['client_cert'], to_native(exc)),
-                             **base_result())
+                             **result)
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             peer = sock.getpeername()[0]
             with context.wrap_socket(sock, server_hostname=server_name) as tls:
                 der = tls.getpeercert(binary_form=True)
     except ssl.SSLError as exc:
-        module.fail_json(msg='TLS handshake with %s port %d failed: %s' % (host, port, to_native(exc)), **base_result())
+        module.fail_json(msg='TLS handshake with %s port %d failed: %s' % (host, port, to_native(exc)), **result)
     except socket.timeout:
-        module.fail_json(msg='no TLS answer from %s port %d within %s seconds' % (host, port, timeout), **base_result())
+        module.fail_json(msg='no TLS answer from %s port %d within %s seconds' % (host, port, timeout), **result)
     except (OSError, socket.error) as exc:
-        module.fail_json(msg='cannot connect to %s port %d: %s' % (host, port, to_native(exc)), **base_result())
+        module.fail_json(msg='cannot connect to %s port %d: %s' % (host, port, to_native(exc)), **result)
     if not der:
-        module.fail_json(msg='%s port %d presented no certificate' % (host, port), **base_result())
+        module.fail_json(msg='%s port %d presented no certificate' % (host, port), **result)
     return der, dns_check.normalize_address(peer)
 
 
@@ -308,7 +308,7 @@ def main():
     # 1. the certificate
     if params['host']:
         server_name = wanted_fqdn or (None if is_ip(params['host']) else params['host'])
-        data, peer = fetch_certificate(module, params['host'], params['port'], server_name, params['timeout'])
+        data, peer = fetch_certificate(module, params['host'], params['port'], server_name, params['timeout'], result)
         result['peer_address'] = peer
         source = 'certificate of %s port %d' % (params['host'], params['port'])
         if params['expected_addresses'] is None:
