@@ -36,7 +36,7 @@ FQDN = 'farm.mpp.test'
 
 def timed(count, call):
     times = []
-    for _ in range(count):
+    for dummy in range(count):
         start = time.perf_counter()
         call()
         times.append((time.perf_counter() - start) * 1000.0)
