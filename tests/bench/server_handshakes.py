@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import http.client
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -105,6 +107,25 @@ def nginx_cpu_seconds(master_pid):
     return total / CLOCK_TICKS
 
 
+def keepalive_requests(port, phone, ca, count):
+    """``count`` GETs of the profile over one TLS connection (no handshakes): isolates the cost of
+    request processing (authorization, logging) from the handshake. Returns the statuses seen."""
+    context = ssl.create_default_context(cafile=ca)
+    context.check_hostname = False
+    context.load_cert_chain(phone['cert'], phone['key'])
+    conn = http.client.HTTPSConnection('127.0.0.1', port, context=context, timeout=30)
+    statuses = set()
+    try:
+        for dummy in range(count):
+            conn.request('GET', '/cfg/%s.xml' % MAC, headers={'User-Agent': 'Cisco-CP-8841-3PCC/12.0.1 (%s)' % MAC})
+            response = conn.getresponse()
+            response.read()
+            statuses.add(response.status)
+    finally:
+        conn.close()
+    return statuses
+
+
 def rsa_sign_per_second():
     out = subprocess.run(['openssl', 'speed', '-seconds', '3', 'rsa2048'], capture_output=True, text=True,
                          timeout=120, check=True).stdout
@@ -128,10 +149,11 @@ def main():
     parser.add_argument('--clients', type=int, default=4, help='parallel s_time clients (1-16)')
     parser.add_argument('--seconds', type=int, default=4, help='seconds per round and server (1-30)')
     parser.add_argument('--rounds', type=int, default=5, help='alternating rounds (1-10)')
+    parser.add_argument('--requests', type=int, default=4000, help='keep-alive requests per server (100-20000)')
     parser.add_argument('--output', default=str(REPO / 'tests' / 'bench' / 'RESULTS-server.md'))
     args = parser.parse_args()
-    if not (1 <= args.clients <= 16 and 1 <= args.seconds <= 30 and 1 <= args.rounds <= 10):
-        parser.error('bounds: clients 1-16, seconds 1-30, rounds 1-10')
+    if not (1 <= args.clients <= 16 and 1 <= args.seconds <= 30 and 1 <= args.rounds <= 10 and 100 <= args.requests <= 20000):
+        parser.error('bounds: clients 1-16, seconds 1-30, rounds 1-10, requests 100-20000')
 
     workdir = Path(tempfile.mkdtemp(prefix='mpp-bench-server-'))
     minimal_prefix = workdir / 'minimal'
@@ -177,6 +199,16 @@ def main():
                     print('round %d %-7s %6d handshakes in %5.1fs = %7.1f/s, server CPU %5.0f us/handshake'
                           % per_round[-1])
             logged = server.log_lines()[lines_before:]
+            # Request processing alone: keep-alive requests, no handshakes, worker CPU per request.
+            per_request = {}
+            for name, port in (('role', server.port), ('minimal', minimal_port)):
+                cpu_before = nginx_cpu_seconds(masters[name])
+                statuses = keepalive_requests(port, phone, pki.server_ca, args.requests)
+                per_request[name] = 1e6 * (nginx_cpu_seconds(masters[name]) - cpu_before) / args.requests
+                if statuses != {200}:
+                    raise RuntimeError('%s server answered %s to keep-alive requests' % (name, statuses))
+            print('keep-alive request processing: role %.1f us, minimal %.1f us per request'
+                  % (per_request['role'], per_request['minimal']))
             ok_lines = sum(1 for line in logged if line['status'] == 200 and line['mac'] == MAC)
         sign, verify = rsa_sign_per_second()
     finally:
@@ -223,6 +255,8 @@ CPU time per handshake (from /proc, user + system) depends much less on the neig
 | nginx worker CPU per handshake, role / minimal | {rcpu:.0f} us / {mcpu:.0f} us |
 | CPU-based ratio (minimal CPU / role CPU per handshake) | {cratio:.1f} % |
 | `openssl speed -seconds 3 rsa2048` | {sign:.0f} sign/s, {verify:.0f} verify/s |
+| request processing alone (keep-alive, {requests} requests, worker CPU per request), role / minimal | {kr:.1f} us / {km:.1f} us |
+| authorization + logging overhead per resync, as share of a full handshake | {share:.1f} % |
 | bytes read per handshake (role / minimal) | {rb:.0f} / {mb:.0f} |
 | role: access-log lines with status 200 and the phone's MAC | {ok} of {rc} handshakes |
 
@@ -234,7 +268,8 @@ CPU time per handshake (from /proc, user + system) depends much less on the neig
            cpus=os.cpu_count(), nginx=subprocess.run([NGINX, '-v'], capture_output=True, text=True, check=False).stderr.strip(),
            openssl=subprocess.run(['openssl', 'version'], capture_output=True, text=True, check=False).stdout.strip(),
            role=role_rate, minimal=minimal_rate, ratio=100 * ratio, sign=sign, verify=verify,
-           rcpu=role_cpu, mcpu=minimal_cpu, cratio=100 * minimal_cpu / role_cpu, rb=role_bytes, mb=minimal_bytes, ok=ok_lines, rc=totals['role'][0], rows=rows)
+           requests=args.requests, kr=per_request['role'], km=per_request['minimal'],
+           share=100 * (per_request['role'] - per_request['minimal']) / minimal_cpu, rcpu=role_cpu, mcpu=minimal_cpu, cratio=100 * minimal_cpu / role_cpu, rb=role_bytes, mb=minimal_bytes, ok=ok_lines, rc=totals['role'][0], rows=rows)
     Path(args.output).write_text(text)
     print('figures written to %s' % args.output)
     return 0
