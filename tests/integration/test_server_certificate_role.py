@@ -234,3 +234,38 @@ def test_encrypted_ecc_key_secret_never_printed(tmp_path, dns_server, playbook):
     assert openssl('pkey', '-in', key, '-passin', 'pass:wrong', '-noout', check=False).returncode != 0
     assert 'ASN1 OID: prime256v1' in openssl('pkey', '-in', key, '-passin', 'pass:%s' % secret, '-text', '-noout').stdout
     assert playbook(ROLE_PLAY, extra_vars=variables).changed == 0
+
+
+def test_cisco_certificate_with_intermediate_keeps_its_chain(tmp_path, dns_server, playbook):
+    dns = dns_server({FQDN: ['127.0.0.1']})
+    variables = base_vars(tmp_path, dns)
+    csr = tmp_path / 'controller' / 'localhost' / ('%s.csr' % FQDN)
+    pki = tmp_path / 'pki'
+    request = playbook(ROLE_PLAY, extra_vars=dict(variables, mpp_cert_request_only=True))
+    assert request.rc == 0 and csr.exists()
+
+    # root -> intermediate -> server certificate; the signed file carries the intermediate
+    root_cert, root_key = make_ca(tmp_path / 'cisco', 'Fake Cisco Root')
+    inter_dir = tmp_path / 'cisco'
+    inter_key, inter_csr, inter_cert = inter_dir / 'inter.key', inter_dir / 'inter.csr', inter_dir / 'inter.crt'
+    openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', str(inter_key), '-out', str(inter_csr),
+            '-subj', '/O=Test/CN=Fake Cisco Intermediate')
+    ext = inter_dir / 'ca.cnf'
+    ext.write_text('basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n')
+    openssl('x509', '-req', '-in', str(inter_csr), '-CA', str(root_cert), '-CAkey', str(root_key), '-CAcreateserial',
+            '-out', str(inter_cert), '-days', '300', '-extfile', str(ext))
+    leaf = sign(csr, inter_cert, inter_key, inter_dir / 'leaf.crt')
+    bundle = inter_dir / 'provserver.crt'
+    bundle.write_text(leaf.read_text() + inter_cert.read_text())
+
+    signed_vars = dict(variables, mpp_cert_signed_src=str(bundle), mpp_cert_ca_src=str(root_cert))
+    installed = playbook(ROLE_PLAY, extra_vars=signed_vars)
+    assert installed.rc == 0, installed.stdout[-3000:]
+    fullchain = pki / 'server-fullchain.crt'
+    assert fullchain.read_text().count('BEGIN CERTIFICATE') == 2
+    assert openssl('verify', '-CAfile', str(root_cert), '-untrusted', str(fullchain), str(pki / 'server.crt')).returncode == 0
+    before = digest(fullchain)
+
+    kept = playbook(ROLE_PLAY, extra_vars=variables)
+    assert kept.rc == 0 and kept.changed == 0, kept.stdout[-3000:]
+    assert digest(fullchain) == before
