@@ -57,6 +57,7 @@ _SECRET_ELEMENT = re.compile(r'(<([A-Za-z0-9_.-]*(?:password|secret|key|ikm)[A-Z
                              re.IGNORECASE)
 MASK = '********'
 RENDER_VERSION = 1
+MIN_PHONES_PER_WORKER = 500
 # As ansible.builtin.template renders by default.
 TEMPLATE_OVERRIDES = dict(trim_blocks=True, lstrip_blocks=False, newline_sequence='\n')
 # Only parses templates to find the variables they reference (render fingerprint).
@@ -82,6 +83,7 @@ ARGUMENT_SPEC = dict(
     manifest=dict(type='str', default='.phone_profiles.json'),
     diff_count=dict(type='int', default=3),
     render_cache=dict(type='bool', default=True),
+    render_workers=dict(type='int', default=0),
     mode=dict(type='raw', default='0640'),
     owner=dict(type='str'),
     group=dict(type='str'),
@@ -154,7 +156,8 @@ class ActionModule(ActionBase):
             payload_path = os.path.join(local_tmp, 'payload')
             rendered = self._render_all(args, entries, templates, task_vars, host_hashes, payload_path)
             matched = rendered['matched']
-            self._mark('%d profiles: %d rendered, %d unchanged' % (len(entries), rendered['rendered'], matched))
+            self._mark('%d profiles: %d rendered, %d unchanged (%d render workers)'
+                       % (len(entries), rendered['rendered'], matched, rendered['workers']))
             if rendered['fresh'] == len(entries) and (not args['prune'] or inventory.get('managed') == matched):
                 # Nothing to write, prune or record: the host need not see a payload at all.
                 macs = [entry[1] for entry in entries]
@@ -179,6 +182,11 @@ class ActionModule(ActionBase):
             return result
         except _Fail as exc:
             result.update(failed=True, msg=to_native(exc))
+            return result
+        except AnsibleError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            result.update(failed=True, msg='phone_profiles failed unexpectedly: %s: %s' % (type(exc).__name__, to_native(exc)))
             return result
         finally:
             # The worker sends the task's arguments back to the controller's main process with the
@@ -351,17 +359,87 @@ class ActionModule(ActionBase):
         return digest
 
     def _render_all(self, args, entries, templates, task_vars, host_hashes, payload_path):
+        """Render, check, encode and hash every phone; write the payload; return the counts.
+
+        With more than one render worker the fleet is cut into contiguous parts, each rendered by
+        a forked copy of this worker process (the variable context is shared copy-on-write, not
+        copied per phone); each part is its own zlib stream in the payload, in fleet order.
+        """
         templar = self._templar_for(templates, task_vars)
         context_digest = self._context_digest(args, templates, templar)
+        workers = args['render_workers']
+        if workers == 0:
+            workers = min(os.cpu_count() or 1, 4)
+        if not hasattr(os, 'fork') or len(entries) < MIN_PHONES_PER_WORKER * 2:
+            workers = 1
+        workers = max(1, min(workers, len(entries) // MIN_PHONES_PER_WORKER or 1))
+        size = max(1, -(-len(entries) // workers))
+        parts = [entries[i:i + size] for i in range(0, len(entries), size)] or [[]]
+        paths = ['%s.%d' % (payload_path, number) for number in range(len(parts))]
+        children = []
+        for number in range(1, len(parts)):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - child process, reports through its files
+                status = 1
+                try:
+                    stats = self._render_part(args, parts[number], templates, task_vars, templar, context_digest,
+                                              host_hashes, paths[number])
+                    with open(paths[number] + '.json', 'w') as handle:
+                        json.dump(stats, handle)
+                    status = 0
+                except _Fail as exc:
+                    with open(paths[number] + '.json', 'w') as handle:
+                        json.dump({'error': to_text(exc)}, handle)
+                except BaseException as exc:  # pylint: disable=broad-except
+                    try:
+                        with open(paths[number] + '.json', 'w') as handle:
+                            json.dump({'error': 'render worker failed: %s' % to_text(repr(exc))}, handle)
+                    except BaseException:  # pylint: disable=broad-except
+                        pass
+                finally:
+                    os._exit(status)  # never run the parent's cleanup in the child
+            children.append((number, pid))
+        results = [None] * len(parts)
+        try:
+            results[0] = self._render_part(args, parts[0], templates, task_vars, templar, context_digest,
+                                           host_hashes, paths[0])
+        except _Fail as exc:
+            results[0] = {'error': to_text(exc)}
+        finally:
+            for number, pid in children:
+                _pid, status = os.waitpid(pid, 0)
+                try:
+                    with open(paths[number] + '.json') as handle:
+                        results[number] = json.load(handle)
+                except (OSError, ValueError):
+                    results[number] = {'error': 'render worker %d ended with status %d and no result' % (number, status)}
+        for result in results:
+            if 'error' in result:
+                raise _Fail(result['error'])
+        with open(payload_path, 'wb') as payload:
+            for path in paths:
+                with open(path, 'rb') as part:
+                    shutil.copyfileobj(part, payload, 1 << 20)
+                os.unlink(path)
+        samples = {}
+        for result in results:
+            for ma, text in result['samples']:
+                if len(samples) < args['diff_count']:
+                    samples[ma] = text
+        total = dict((key, sum(result[key] for result in results)) for key in ('matched', 'rendered', 'fresh'))
+        total.update(samples=samples, workers=len(parts))
+        return total
+
+    def _render_part(self, args, entries, templates, task_vars, templar, context_digest, host_hashes, part_path):
         encrypt, compress = args['encrypt'], args['compress']
         key_field, key_encoding = args['key_field'], args['key_encoding']
         check_mode = self._play_context.check_mode
         diff_left = max(args['diff_count'], 0) if self._play_context.diff else 0
-        samples = {}
+        samples = []
         matched = rendered = fresh = 0
         compressor = zlib.compressobj(1)
         layers = dict((name, collections.ChainMap(item[2], task_vars)) for name, item in templates.items())
-        with open(payload_path, 'wb') as payload:
+        with open(part_path, 'wb') as payload:
             for index, ma, filename, phone, template in entries:
                 header = {'f': filename, 'm': ma}
                 host = host_hashes.get(filename)
@@ -414,7 +492,7 @@ class ActionModule(ActionBase):
                     if diff_left:
                         diff_left -= 1
                         header['d'] = 1
-                        samples[ma] = text
+                        samples.append((ma, text))
                 payload.write(compressor.compress(json.dumps(header, separators=(',', ':')).encode('utf-8') + b'\n'))
                 if content:
                     payload.write(compressor.compress(content))

@@ -130,6 +130,25 @@ options:
     description: With C(--diff), how many changed phones get a unified diff (all are listed).
     type: int
     default: 3
+  render_cache:
+    description:
+      - Skip rendering a phone whose entry, template (text and path), encoding options and the values
+        of every variable the template names are the same as at the last push that wrote its profile,
+        and whose file on the host is unchanged. The fingerprint (SHA-256) is kept in the manifest.
+      - Templates whose Jinja2 code uses C(lookup), C(query), C(q), C(now), C(random), C(shuffle),
+        C(password_hash), C(include), C(import), C(extends), C(from), C(hostvars), C(vars),
+        C(ansible_date_time) or C(template_run_date) are always rendered, as is every phone when this is
+        V(false). Set it to V(false) when a template's output depends on something else (a filter
+        plugin reading files, for example).
+    type: bool
+    default: true
+  render_workers:
+    description:
+      - How many processes render the fleet on the controller. V(0) (default) uses one per CPU, at
+        most 4; fleets under 1,000 phones are rendered by one. Each worker is a fork of the Ansible
+        worker process, so the variable context is shared, not copied.
+    type: int
+    default: 0
   mode:
     description:
       - Permissions of the profile files, an octal string such as V('0640'). Profiles hold SIP
@@ -153,6 +172,9 @@ options:
 notes:
   - Files are written without an fsync each; the module syncs once after writing, before it
     updates the manifest.
+  - Phone entries are resolved one by one, so an entry whose values fail to template (an undefined
+    variable in a vaulted password, say) is named in the error.
+  - With C(-vv) the task prints the time of its phases (check, host inventory, render, publish).
   - Profiles are written atomically, so a reader sees a complete old or new file. Across files the
     push is not one transaction; an interrupted push leaves some phones updated, and a rerun
     completes it.
@@ -222,6 +244,12 @@ manifest:
   returned: always
   type: str
   sample: /srv/mpp/profiles/.phone_profiles.json
+rendered:
+  description: Number of phones whose template was rendered in this run (the others were unchanged
+    according to their render fingerprint, see O(render_cache)).
+  returned: always
+  type: int
+  sample: 1
 shipped:
   description: Number of profiles whose content was transferred to the managed host.
   returned: always
@@ -373,27 +401,34 @@ class Publisher(object):
 def read_payload(path):
     """Yield (header dict, content bytes or None) records of the action plugin's payload file.
 
-    The file is zlib-compressed; each record is a JSON header line, followed by ``n`` content
-    octets when ``n`` >= 0.
+    The file is one or more zlib streams back to back (one per render worker); together they
+    hold records of a JSON header line followed by ``n`` content octets when ``n`` >= 0.
     """
-    decompressor = zlib.decompressobj()
+    state = {'decompressor': zlib.decompressobj(), 'eof': False}
     buffer = bytearray()
     with open(path, 'rb') as handle:
-        eof = False
 
         def fill(need):
-            nonlocal eof
-            while len(buffer) < need and not eof:
+            while len(buffer) < need and not state['eof']:
                 block = handle.read(1 << 20)
-                if not block:
-                    buffer.extend(decompressor.flush())
-                    eof = True
-                    break
-                buffer.extend(decompressor.decompress(block))
+                while True:
+                    decompressor = state['decompressor']
+                    if not block:
+                        buffer.extend(decompressor.flush())
+                        state['eof'] = True
+                        break
+                    buffer.extend(decompressor.decompress(block))
+                    if not decompressor.eof:
+                        break
+                    # the next stream starts right after this one
+                    block = decompressor.unused_data
+                    state['decompressor'] = zlib.decompressobj()
+                    if not block:
+                        break
 
         while True:
             newline = buffer.find(b'\n')
-            while newline < 0 and not eof:
+            while newline < 0 and not state['eof']:
                 fill(len(buffer) + (1 << 16))
                 newline = buffer.find(b'\n')
             if newline < 0:
@@ -514,6 +549,8 @@ def main():
             prune=dict(type='bool', default=False),
             manifest=dict(type='str', default='.phone_profiles.json'),
             diff_count=dict(type='int', default=3),
+            render_cache=dict(type='bool', default=True),
+            render_workers=dict(type='int', default=0),
             mode=dict(type='raw', default='0640'),
             owner=dict(type='str'),
             group=dict(type='str'),

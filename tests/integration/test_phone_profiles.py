@@ -378,5 +378,27 @@ def test_role_default_template_and_prune(playbook, tmp_path):
     assert again.changed == 0
     assert again.task('Publish one profile per phone')['rendered'] == 0  # the default template is cacheable
     gone = playbook(text, extra_vars={'mpp_phones': [], 'mpp_profiles_encrypt': 'aes-256-cbc'})
-    assert gone.task('Publish one profile per phone')['removed'] == ['00562b043615']
+    assert gone.task('Publish one profile per phone').get('removed') == ['00562b043615'], gone.task('Publish one profile per phone')
     assert not (dest / '00562b043615.xml').exists()
+
+
+def test_render_workers_agree_and_name_a_bad_phone_in_a_later_part(playbook, tmp_path, site):
+    _dest, template = site
+    fleet = phones(1200)
+    outputs = {}
+    for workers in (1, 3):
+        dest = tmp_path / ('w%d' % workers)
+        dest.mkdir()
+        run = playbook(play(dest, template, render_workers=workers, compress=True, encrypt='aes-256-cbc'),
+                       extra_vars={'fleet': fleet})
+        assert run.task('push')['counts']['created'] == 1200
+        outputs[workers] = dict((name, value[0]) for name, value in snapshot(dest).items() if name.endswith('.xml'))
+    assert outputs[1] == outputs[3] and len(outputs[1]) == 1200
+    dest = tmp_path / 'w3'
+    before = snapshot(dest)
+    broken = [dict(phone, resync_periodic=5) for phone in fleet]
+    broken[1100] = dict(broken[1100], user='<oops')
+    run = playbook(play(dest, template, render_workers=3, compress=True, encrypt='aes-256-cbc'),
+                   extra_vars={'fleet': broken})
+    assert 'phone #1101 (mac %s): template' % fleet[1100]['mac'] in run.task('push')['msg']
+    assert snapshot(dest) == before
