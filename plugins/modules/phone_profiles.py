@@ -264,6 +264,7 @@ import json
 import os
 import pwd
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -271,6 +272,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write
 
 MANIFEST_VERSION = 1
+WRITE_THREADS = 2
 DIFF_OLD_LIMIT = 256 * 1024
 
 
@@ -458,6 +460,44 @@ def inventory(module, publisher):
                      manifest=publisher.manifest_path)
 
 
+class Writer(object):
+    """Atomic writes on a few threads: create/rename cost is mostly waiting on the filesystem."""
+
+    def __init__(self, publisher, threads=WRITE_THREADS, in_flight=256):
+        self.publisher = publisher
+        self.pool = ThreadPoolExecutor(max_workers=threads)
+        self.pending = []
+        self.in_flight = in_flight
+
+    def _write(self, path, content, filename, mac, sha, render):
+        publisher = self.publisher
+        atomic_write(path, content, publisher.mode, uid=publisher.uid, gid=publisher.gid, fsync=False)
+        publisher.record(filename, mac, sha, render)
+
+    def submit(self, *args):
+        self.pending.append(self.pool.submit(self._write, *args))
+        if len(self.pending) >= self.in_flight:
+            self.drain()
+
+    def drain(self):
+        """Wait for every write so far; raise the first error."""
+        pending, self.pending = self.pending, []
+        error = None
+        for future in pending:
+            try:
+                future.result()
+            except Exception as exc:  # pylint: disable=broad-except
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def close(self):
+        try:
+            self.drain()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 def publish(module, publisher):
     check = module.check_mode
     created, updated, unchanged, removed = [], [], [], []
@@ -465,6 +505,8 @@ def publish(module, publisher):
     old_contents = {}
     shipped = 0
     wrote = False
+    writer = Writer(publisher)
+    problem = None
     try:
         for header, content in read_payload(module.params['payload']):
             filename, mac, sha = header['f'], header['m'], header['h']
@@ -496,13 +538,19 @@ def publish(module, publisher):
             if check:
                 continue
             if content is None:
-                module.fail_json(msg='profile %s of phone %s changed on the managed host during the push; '
-                                     'run the task again' % (path, mac))
+                problem = ('profile %s of phone %s changed on the managed host during the push; run the task again'
+                           % (path, mac))
+                break
             if hashlib.sha256(content).hexdigest() != sha:
-                module.fail_json(msg='payload for phone %s is corrupt (hash mismatch)' % mac)
-            atomic_write(path, content, publisher.mode, uid=publisher.uid, gid=publisher.gid, fsync=False)
-            publisher.record(filename, mac, sha, header.get('r'))
+                problem = 'payload for phone %s is corrupt (hash mismatch)' % mac
+                break
+            writer.submit(path, content, filename, mac, sha, header.get('r'))
             wrote = True
+        writer.close()
+        if problem:
+            if wrote:
+                _finish(publisher)
+            module.fail_json(msg=problem)
         if module.params['prune']:
             for filename in sorted(set(publisher.manifest) - wanted):
                 mac = publisher.manifest[filename].get('mac', filename)
@@ -515,6 +563,10 @@ def publish(module, publisher):
                     del publisher.manifest[filename]
                     wrote = True
     except (OSError, ValueError) as exc:
+        try:
+            writer.close()
+        except (OSError, ValueError):
+            pass
         if wrote:
             _finish(publisher)
         module.fail_json(msg='publishing profiles into %s failed: %s' % (publisher.dest, to_native(exc)))
