@@ -11,8 +11,9 @@ API (import from a test module in tests/integration: ``from provisioning_server_
     Context manager: holds the exclusive lock while the block runs (waits for it up to ``timeout``
     seconds, then raises TimeoutError).
 
-``make_pki(directory, fqdn='prov.mpp.test', phones=DEFAULT_PHONES)`` -> ``PhonePKI``
-    Phone-like PKI made with the real openssl CLI: a server CA (stand-in for Cisco's server
+``make_pki(directory, fqdn='prov.mpp.test', phones=DEFAULT_PHONES, use_lab_ca=None)`` -> ``PhonePKI``
+    Phone-like PKI from the collection's ``lab_ca`` module (openssl CLI where lab_ca cannot
+    express a subject, or for everything with ``use_lab_ca=False``): a server CA (stand-in for Cisco's server
     root) and a server certificate for ``fqdn`` (SAN DNS:fqdn, IP:127.0.0.1), a phone client
     root CA, one client certificate per phone (``OU``=model, ``L``=serial, ``ST``=MAC as given),
     the generic pre-2.0 certificate (``OU=cisco.com, L=ciscogeneric, ST=ciscogeneric``) and a
@@ -145,10 +146,85 @@ def _signed(directory, name, subject, ca, extensions):
 CLIENT_EXT = 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
 
 
-def make_pki(directory, fqdn='prov.mpp.test', phones=DEFAULT_PHONES):
-    """Build the test PKI with the openssl CLI into ``directory``; returns a PhonePKI."""
+LAB_CA_PLAY = """
+- name: Test PKI from phoneprov.mpp.lab_ca
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Server CA and server certificate
+      phoneprov.mpp.lab_ca:
+        path: "{{ dir }}/ca"
+        csr_path: "{{ dir }}/server.csr"
+        cert_path: "{{ dir }}/server.crt"
+    - name: Phone client certificates
+      phoneprov.mpp.lab_ca:
+        path: "{{ dir }}/ca"
+        clients: "{{ phones }}"
+        client_dir: "{{ dir }}/phones"
+    - name: Generic pre-2.0 certificate
+      phoneprov.mpp.lab_ca:
+        path: "{{ dir }}/ca"
+        client: {generic: true}
+        cert_path: "{{ dir }}/generic.crt"
+        key_path: "{{ dir }}/generic.key"
+    - name: Client certificate from a CA the server does not trust
+      phoneprov.mpp.lab_ca:
+        path: "{{ dir }}/rogue-ca"
+        client: "{{ phones[0] }}"
+        cert_path: "{{ dir }}/untrusted.crt"
+        key_path: "{{ dir }}/untrusted.key"
+"""
+
+
+def _is_ma(mac):
+    return len(mac) == 12 and all(char in '0123456789abcdef' for char in mac)
+
+
+def make_pki(directory, fqdn='prov.mpp.test', phones=DEFAULT_PHONES, use_lab_ca=None):
+    """Build the test PKI into ``directory``; returns a PhonePKI.
+
+    With the collection's ``lab_ca`` module (default when plugins/modules/lab_ca.py exists) the
+    CAs, server certificate, phones (MAC in ``$MA`` form), generic and untrusted certificates come
+    from it; phones whose MAC is spelled otherwise (upper case, colons) are signed by its client
+    CA with the openssl CLI so that their ``ST`` keeps that spelling. Without it, all openssl.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if use_lab_ca is None:
+        use_lab_ca = (REPO / 'plugins' / 'modules' / 'lab_ca.py').exists()
+    if not use_lab_ca:
+        return _make_pki_openssl(directory, fqdn, phones)
+    pki = PhonePKI(directory)
+    key = directory / 'server.key'
+    openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', str(key), '-out', str(directory / 'server.csr'),
+            '-subj', '/CN=%s' % fqdn, '-addext', 'subjectAltName=DNS:%s,IP:127.0.0.1' % fqdn)
+    os.chmod(str(key), 0o600)
+    (directory / 'phones').mkdir(exist_ok=True)
+    lab_phones = [dict((k, v) for k, v in phone.items() if k in ('mac', 'model', 'serial'))
+                  for phone in phones if _is_ma(phone['mac'])]
+    result = run_playbook(directory / 'lab-ca-run', LAB_CA_PLAY, extra_vars={'dir': str(directory), 'phones': lab_phones})
+    if result.rc != 0:
+        raise AssertionError('lab_ca failed:\n%s\n%s' % (result.stdout[-4000:], result.stderr[-2000:]))
+    ca_dir = directory / 'ca'
+    pki.server_ca, pki.server_cert, pki.server_key = str(ca_dir / 'server-ca.crt'), str(directory / 'server.crt'), str(key)
+    pki.client_ca = str(ca_dir / 'client-ca.crt')
+    client_ca = (ca_dir / 'client-ca.crt', ca_dir / 'client-ca.key')
+    for index, phone in enumerate(phones):
+        entry = dict(phone)
+        if _is_ma(phone['mac']):
+            entry.update({'cert': str(directory / 'phones' / ('%s.crt' % phone['mac'])),
+                          'key': str(directory / 'phones' / ('%s.key' % phone['mac']))})
+        else:
+            subject = '/OU=%s/L=%s/ST=%s' % (phone.get('model', 'CP-8841-3PCC'), phone.get('serial', 'SN%04d' % index), phone['mac'])
+            entry.update(_signed(directory, 'phone%d' % index, subject, client_ca, CLIENT_EXT))
+        pki.phones.append(entry)
+    pki.generic = {'cert': str(directory / 'generic.crt'), 'key': str(directory / 'generic.key')}
+    pki.untrusted = {'cert': str(directory / 'untrusted.crt'), 'key': str(directory / 'untrusted.key')}
+    return pki
+
+
+def _make_pki_openssl(directory, fqdn, phones):
+    """The same PKI with the openssl CLI only."""
     pki = PhonePKI(directory)
     server_ca = _ca(directory, 'server-ca', '/O=Lab/CN=Lab Server CA Root')
     client_ca = _ca(directory, 'client-ca', '/O=Lab/CN=Lab Multiplatform Phone CA Client Root')
