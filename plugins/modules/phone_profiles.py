@@ -34,7 +34,7 @@ description:
   - Runs on the controller (action plugin) and on the managed host (this module); the options
     O(payload) and O(inventory) are set by the action plugin, not by users.
 author:
-  - phoneprov.mpp contributors
+  - phoneprov.mpp contributors (@phoneprov)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -180,8 +180,7 @@ notes:
     completes it.
 seealso:
   - module: ansible.builtin.template
-  - role: phoneprov.mpp.phone_profiles
-    description: Wires this module to the provisioning server's document root.
+    description: The per-file way; about 0.4 s per phone, which this module replaces for fleets.
 '''
 
 EXAMPLES = r'''

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Benchmark of phoneprov.mpp.phone_profiles against the ansible.builtin.template loop.
 
@@ -131,7 +130,7 @@ def phase_text(phases):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--sizes', default='1000,10000,100000')
     parser.add_argument('--sample', type=int, default=50)
     parser.add_argument('--out', default=str(REPO / 'tests' / 'bench' / 'RESULTS-profiles.md'))
@@ -198,8 +197,8 @@ def write_results(options, rows, loop, loop_rerun, base_sample, per_phone, per_p
         '| run | wall time | per phone (minus baseline %.1f s) | extrapolated to 10,000 | to 100,000 |' % base_sample['seconds'],
         '|---|---|---|---|---|',
         '| first | %.1f s | %.3f s | %.0f min | %.1f h |' % (loop['seconds'], per_phone, per_phone * 10000 / 60, per_phone * 100000 / 3600),
-        '| rerun, nothing to change | %.1f s | %.3f s | %.0f min | %.1f h |' % (loop_rerun['seconds'], per_phone_rerun,
-                                                                          per_phone_rerun * 10000 / 60, per_phone_rerun * 100000 / 3600),
+        '| rerun, nothing to change | %.1f s | %.3f s | %.0f min | %.1f h |' % (
+            loop_rerun['seconds'], per_phone_rerun, per_phone_rerun * 10000 / 60, per_phone_rerun * 100000 / 3600),
         '',
         '## phoneprov.mpp.phone_profiles',
         '',
@@ -219,8 +218,8 @@ def write_results(options, rows, loop, loop_rerun, base_sample, per_phone, per_p
     lines += ['', 'Targets (issue 5, this 2-core machine): 10,000 phones first push < 15 s, no-change rerun < 5 s;',
               '100,000 phones first push < 90 s; memory flat (no per-phone copy of the variable context).',
               '', 'CPU time of all runs: user %.0f s, system %.0f s. Load from other work on the machine during the run'
-              ' inflates wall times; `uptime` at the end: %s.' % (children.ru_utime, children.ru_stime,
-                                                                  os.getloadavg()), '']
+              ' inflates wall times; load average (1, 5, 15 min) at the end: %.1f %.1f %.1f.'
+              % ((children.ru_utime, children.ru_stime) + os.getloadavg()), '']
     Path(options.out).write_text('\n'.join(lines))
     print('\n'.join(lines))
 
