@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -79,7 +78,7 @@ class Lab(object):
             cmd += ['--cert', cert, '--key', key]
         cmd.append('https://%s:%d%s' % (FQDN, self.https_port, path))
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-        body, _, status = proc.stdout.rpartition('\n')
+        body, _sep, status = proc.stdout.rpartition('\n')
         return int(status or 0), body
 
     def stop_dnsmasq(self):
