@@ -356,3 +356,21 @@ def test_missing_client_ca_fails_clearly(server):
     msg = result.task('Stop when a TLS file is missing')['msg']
     assert '/nonexistent/client-ca.pem' in msg and 'not found' in msg
     _assert_still_serving_unchanged(server, site, pids)
+
+
+def test_check_mode_on_a_fresh_site_writes_nothing(server):
+    # Another site name: the site, its link and the role's directory do not exist yet.
+    name = 'phoneprov-mpp-checkmode'
+    paths = ['/etc/nginx/sites-available/%s.conf' % name, '/etc/nginx/sites-enabled/%s.conf' % name, '/etc/nginx/%s' % name]
+    pids = nginx_pids()
+    saved = dict(server.vars)
+    try:
+        result = server.deploy({'mpp_server_site_name': name, 'mpp_server_port': server.port + 1}, check=True, diff=True)
+    finally:
+        server.vars.clear()
+        server.vars.update(saved)
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.task('Write the site configuration (validated with nginx -t first)')['changed'] is True
+    assert result.task('Enable the site')['changed'] is True
+    assert not [path for path in paths if os.path.lexists(path)]
+    assert nginx_pids() == pids
