@@ -269,7 +269,9 @@ CPU time per handshake (from /proc, user + system) depends much less on the neig
            openssl=subprocess.run(['openssl', 'version'], capture_output=True, text=True, check=False).stdout.strip(),
            role=role_rate, minimal=minimal_rate, ratio=100 * ratio, sign=sign, verify=verify,
            requests=args.requests, kr=per_request['role'], km=per_request['minimal'],
-           share=100 * (per_request['role'] - per_request['minimal']) / minimal_cpu, rcpu=role_cpu, mcpu=minimal_cpu, cratio=100 * minimal_cpu / role_cpu, rb=role_bytes, mb=minimal_bytes, ok=ok_lines, rc=totals['role'][0], rows=rows)
+           share=100 * (per_request['role'] - per_request['minimal']) / minimal_cpu,
+           rcpu=role_cpu, mcpu=minimal_cpu, cratio=100 * minimal_cpu / role_cpu, rb=role_bytes, mb=minimal_bytes,
+           ok=ok_lines, rc=totals['role'][0], rows=rows)
     Path(args.output).write_text(text)
     print('figures written to %s' % args.output)
     return 0
