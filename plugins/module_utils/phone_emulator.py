@@ -445,7 +445,7 @@ class Emulator(object):
             'mac': ma, 'url': fetch_url, 'rule_url': fetch_url, 'status': None, 'behavior': None,
             'reason': None, 'step': None, 'fqdn': None, 'common_name': None, 'peer_address': None,
             'dns_ok': None, 'dns_addresses': [], 'parameters': {}, 'parameter_count': 0,
-            'next_try_parameter': None, 'redirects': [], 'auth': None, 'tls': None, 'decoding': None,
+            'next_try_parameter': None, 'next_try_value': None, 'redirects': [], 'auth': None, 'tls': None, 'decoding': None,
             'user_agent': user_agent(model, firmware, ma), 'client_cert': client_cert, 'elapsed': 0.0,
             '_secrets': secrets,
         }
@@ -457,6 +457,8 @@ class Emulator(object):
             outcome = (failure.behavior, failure.reason, failure.step)
         result['behavior'], result['reason'], result['step'] = outcome
         result['next_try_parameter'] = next_try_parameter(result['behavior'])
+        # After A the phone runs the profile it just read: its timer is known when the profile sets it.
+        result['next_try_value'] = result['parameters'].get(result['next_try_parameter'])
         result['elapsed'] = round(time.monotonic() - start, 4)
         return result
 

@@ -254,6 +254,13 @@ next_try_parameter:
   returned: single phone
   type: str
   sample: Resync_Periodic
+next_try_value:
+  description: >-
+    The value of RV(next_try_parameter) in the profile just received (seconds; for C(Resync_Error_Retry_Delay)
+    possibly a list such as C(1800,3600,7200)), or null when the profile does not set it or none was received.
+  returned: single phone
+  type: str
+  sample: '3600'
 mac:
   description: The phone's MAC, C($MA) form.
   returned: single phone

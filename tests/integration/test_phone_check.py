@@ -232,7 +232,7 @@ def test_matrix(lab, playbook):
     assert own['parameters'] == {'Resync_Periodic': '3600', 'User_ID_1_': '1001', 'Password_1_': '********',
                                  'Station_Name': OWN}
     assert own['parameter_count'] == 4
-    assert own['next_try_parameter'] == 'Resync_Periodic'
+    assert (own['next_try_parameter'], own['next_try_value']) == ('Resync_Periodic', '3600')
     assert (own['fqdn'], own['peer_address'], own['dns_ok']) == ('prov.mpp.test', '127.0.0.1', True)
     assert own['dns_addresses'] == ['127.0.0.1']
     assert own['user_agent'] == 'Cisco-CP-8841-3PCC/12.0.1 (000e08abcdef)'

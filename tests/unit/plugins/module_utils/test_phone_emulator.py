@@ -249,7 +249,7 @@ def test_flow_200_decodes_and_parses(lab, body, key, encoding):
     assert (result['behavior'], result['status'], result['step']) == ('A', 200, 'done'), result['reason']
     assert result['parameters'] == {'Resync_Periodic': '600', 'GPP_B': 'k'}
     assert result['decoding'] == encoding
-    assert result['next_try_parameter'] == 'Resync_Periodic'
+    assert (result['next_try_parameter'], result['next_try_value']) == ('Resync_Periodic', '600')
     assert (result['fqdn'], result['peer_address'], result['dns_ok']) == ('prov.mpp.test', '127.0.0.1', True)
     assert result['tls']['common_name'] == LabPKI.CN
     assert lab['files']['_seen'][-1]['User-Agent'] == 'Cisco-CP-8841-3PCC/12.0.1 (000e08abcdef)'
