@@ -36,7 +36,7 @@ API (import from a test module in tests/integration: ``from provisioning_server_
     ``.profile_url(mac)``, ``.deploy(extra_vars=None, check=False, diff=False)`` ->
     PlaybookResult (runs the role again with ``.vars`` updated by ``extra_vars``),
     ``.write_profile(mac, text)``, ``.write_shared(name, text)``,
-    ``.curl(path, client=None, method='GET')`` -> ``CurlResult`` (``.status`` (0 when no HTTP
+    ``.curl(path, client=None, method='GET', raw_path=False, user_agent=...)`` -> ``CurlResult`` (``.status`` (0 when no HTTP
     answer), ``.headers`` (dict, lower-case names), ``.body``, ``.rc``, ``.stderr``);
     ``client`` is a phone's MAC (as in ``make_pki``), ``'generic'``, ``'untrusted'``, a dict
     with cert/key, or None for no client certificate. ``.log_lines()`` -> parsed JSON access
@@ -381,7 +381,7 @@ class ProvisioningServer(object):
             return self.pki.untrusted
         return self.pki.phone(client)
 
-    def curl(self, path, client=None, method='GET', raw_path=False, timeout=20):
+    def curl(self, path, client=None, method='GET', raw_path=False, timeout=20, user_agent='Cisco-CP-8841-3PCC/12.0.1 (test)'):
         """One request with real curl; ``path`` is sent as is when ``raw_path`` (no dot-segment squashing)."""
         tag = '%d' % time.monotonic_ns()
         headers_file = self.workdir / ('h-%s' % tag)
@@ -389,7 +389,7 @@ class ProvisioningServer(object):
         cmd = ['curl', '-sS', '-o', str(body_file), '-D', str(headers_file), '-w', '%{http_code}',
                '--max-time', str(timeout), '--cacert', self.pki.server_ca,
                '--resolve', '%s:%d:127.0.0.1' % (self.fqdn, self.port), '-X', method,
-               '-A', 'Cisco-CP-8841-3PCC/12.0.1 (test)']
+               '-A', user_agent]
         if raw_path:
             cmd.append('--path-as-is')
         files = self._client(client)

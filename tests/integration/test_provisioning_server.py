@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning_server_helpers import DEFAULT_PHONES, make_pki, nginx_pids, running_server
+from provisioning_server_helpers import CLIENT_EXT, DEFAULT_PHONES, _signed, make_pki, nginx_pids, running_server
 
 OWN = DEFAULT_PHONES[0]['mac']          # has a profile
 NO_PROFILE = DEFAULT_PHONES[1]['mac']   # verified phone without a profile
@@ -163,6 +163,7 @@ def test_path_traversal_is_refused(server, path):
     '/cfg/%s.xml;.txt' % OWN,
     '/cfg/0%s.xml' % OWN,
     '/cfg/sub/%s.xml' % OWN,
+    '/cfg/00:0e:08:ab:cd:ef.xml',
     '/%s.xml' % OWN,
     '/shared/.hidden',
     '/shared/firmware/.hidden',
@@ -214,6 +215,28 @@ def test_json_access_log_line(server):
     anonymous = server.log_lines()[-1]
     assert (anonymous['status'], anonymous['client_verify'], anonymous['mac']) == (400, 'NONE', '')
     assert anonymous['request'] == '/cfg/%s.xml' % OWN
+
+
+@pytest.mark.parametrize('agent, model', [
+    ('Cisco-CP-7841-3PCC/11.3.7 (00562b043615)', 'CP-7841-3PCC'),
+    ('Linksys/SPA-2102-2.0.5 (88012BA01234)', 'SPA-2102'),
+    ('curl/8.0', ''),
+])
+def test_log_takes_the_model_from_the_user_agent(server, agent, model):
+    assert server.curl('/cfg/%s.xml' % OWN, OWN, user_agent=agent).status == 200
+    line = server.log_lines()[-1]
+    assert (line['model'], line['user_agent']) == (model, agent)
+
+
+def test_st_inside_another_attribute_is_not_taken(server, tmp_path):
+    # A subject whose CN value holds ",ST=<a MAC>" (escaped by RFC 2253) and no ST of its own.
+    ca_dir = Path(server.pki.client_ca).parent
+    forged = _signed(tmp_path, 'forged', '/OU=CP-8841-3PCC/L=FCH0000FORG/CN=x,ST=%s' % OWN,
+                     (Path(server.pki.client_ca), ca_dir / 'client-ca.key'), CLIENT_EXT)
+    result = server.curl('/cfg/%s.xml' % OWN, forged)
+    assert result.status == 403, result
+    line = server.log_lines()[-1]
+    assert line['mac'] == '' and '\\,ST=' in line['subject']
 
 
 # --- changes through the role --------------------------------------------------------------------
