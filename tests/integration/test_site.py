@@ -304,3 +304,24 @@ def test_scale_out_missing_address_is_caught(tmp_path):
     finally:
         scale.stop_dnsmasq()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_cisco_signer_without_certificate_stops_at_the_csr(tmp_path):
+    """Production's first run: signer cisco, nothing signed yet. The cert stage fails the host with
+    the CSR to submit named, the CSR is on the controller, and no later stage runs on that host."""
+    root = tempfile.mkdtemp(prefix='mpp-cisco-', dir='/tmp')
+    cisco = Lab(root)
+    try:
+        result = cisco.run(tmp_path, playbook=SITE, extra_vars={'mpp_cert_signer': 'cisco'})
+        assert result.rc != 0
+        csr = Path(root) / 'csr' / 'localhost' / ('%s.csr' % FQDN)
+        assert csr.is_file()
+        failed = [(name, res) for name, res in result.tasks if res.get('failed')]
+        assert len(failed) == 1, failed
+        assert 'Submit the CSR %s' % csr in ' '.join(failed[0][1]['msg'].split()), failed[0][1]['msg']
+        ran = [name for name, _res in result.tasks]
+        assert 'Publish one profile per phone' not in ran and 'Resync like the phones (phone_check, fleet mode)' not in ran
+        assert not any(name.startswith('Write the site configuration') for name in ran), ran
+        assert not (Path(root) / 'localhost' / 'tls' / 'server.crt').exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
