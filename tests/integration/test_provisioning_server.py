@@ -397,3 +397,37 @@ def test_check_mode_on_a_fresh_site_writes_nothing(server):
     assert result.task('Enable the site')['changed'] is True
     assert not [path for path in paths if os.path.lexists(path)]
     assert nginx_pids() == pids
+
+
+def _served_serial(server):
+    proc = subprocess.run(['openssl', 's_client', '-connect', '127.0.0.1:%d' % server.port, '-servername', server.fqdn],
+                          input=b'', capture_output=True, timeout=30, check=False)
+    pem = proc.stdout.decode()
+    pem = pem[pem.index('-----BEGIN CERTIFICATE-----'):pem.index('-----END CERTIFICATE-----') + 25]
+    return subprocess.run(['openssl', 'x509', '-noout', '-serial'], input=pem.encode(), capture_output=True,
+                          check=True).stdout.decode().strip()
+
+
+def test_renewed_server_certificate_reloads_nginx(server, tmp_path):
+    # Same paths, new certificate (as server_certificate installs a renewal): reload, no restart.
+    before_serial = _served_serial(server)
+    master, workers = nginx_pids()
+    ca = Path(server.pki.server_ca)
+    renewed = tmp_path / 'renewed.crt'
+    csr = Path(server.pki.server_cert).with_suffix('.csr')
+    ext = tmp_path / 'ext'
+    ext.write_text('subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' % server.fqdn)
+    subprocess.run(['openssl', 'x509', '-req', '-in', str(csr), '-CA', str(ca), '-CAkey', str(ca.with_suffix('.key')),
+                    '-set_serial', '0x%x' % (int.from_bytes(os.urandom(8), 'big') | 1), '-days', '30',
+                    '-extfile', str(ext), '-out', str(renewed)], check=True, capture_output=True)
+    Path(server.pki.server_cert).write_bytes(renewed.read_bytes())
+    result = server.deploy()
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.task('Write the site configuration (validated with nginx -t first)')['changed'] is False
+    assert result.task('Record the TLS files nginx has loaded (a changed certificate, key or bundle reloads nginx)')['changed']
+    assert result.task('Reload nginx')['changed'] is True
+    new_master, new_workers = nginx_pids()
+    assert new_master == master and not set(new_workers) & set(workers)
+    assert _served_serial(server) != before_serial
+    assert server.curl('/cfg/%s.xml' % OWN, OWN).status == 200
+    assert server.deploy().changed == 0
