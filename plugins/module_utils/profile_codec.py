@@ -299,10 +299,14 @@ def _looks_plain(data):
 def decode_profile(data, key=None, key_encoding='utf-8'):
     """Decode what a server sent: ``(plaintext, info)``.
 
-    Detects OpenSSL ``Salted__`` AES-256-CBC, RFC 8188 aes128gcm (anything that is neither
-    XML, gzip nor ``Salted__`` but has a valid aes128gcm header) and gzip, in the phone's
-    order: decrypt, then decompress. ``info`` has ``encryption`` (none, aes-256-cbc, rfc8188),
-    ``compressed`` (bool) and, for rfc8188, ``record_size`` and ``keyid``.
+    Detects OpenSSL ``Salted__`` AES-256-CBC, RFC 8188 aes128gcm and gzip, in the phone's order:
+    decrypt, then decompress. aes128gcm has no magic number (it starts with a random salt), so
+    with a ``key`` any data with a plausible aes128gcm header is first tried as aes128gcm (the
+    authentication tag makes a false match practically impossible); data that fails that and
+    looks like XML or gzip is taken as such. Without a key, data that is neither XML, gzip nor
+    ``Salted__`` is reported as encrypted.
+    ``info`` has ``encryption`` (none, aes-256-cbc, rfc8188), ``compressed`` (bool) and, for
+    rfc8188, ``record_size`` and ``keyid``.
     Raises ProfileCodecError with the reason (wrong key, truncated data, bad padding...).
     """
     if isinstance(data, str):
@@ -311,15 +315,24 @@ def decode_profile(data, key=None, key_encoding='utf-8'):
     if data.startswith(OPENSSL_MAGIC):
         data = openssl_decrypt(data, key)
         info['encryption'] = 'aes-256-cbc'
-    elif not data.startswith(GZIP_MAGIC) and not _looks_plain(data):
+    else:
+        plain_looking = data.startswith(GZIP_MAGIC) or _looks_plain(data)
         try:
             _salt, record_size, keyid, _start = rfc8188_header(data)
+            header_error = None
         except ProfileCodecError as exc:
+            header_error = exc
+        if header_error is None and (key not in (None, '', b'') or not plain_looking):
+            try:
+                data = rfc8188_decrypt(data, key, key_encoding)
+                info.update(encryption='rfc8188', record_size=record_size,
+                            keyid=keyid.decode('utf-8', 'replace'))
+            except ProfileCodecError:
+                if not plain_looking:
+                    raise
+        elif not plain_looking:
             raise ProfileCodecError('unrecognised profile encoding: not XML, gzip, OpenSSL "Salted__" or '
-                                    'RFC 8188 (%s)' % exc)
-        data = rfc8188_decrypt(data, key, key_encoding)
-        info.update(encryption='rfc8188', record_size=record_size,
-                    keyid=keyid.decode('utf-8', 'replace'))
+                                    'RFC 8188 (%s)' % header_error)
     if data.startswith(GZIP_MAGIC):
         data = gzip_decompress(data)
         info['compressed'] = True

@@ -143,3 +143,19 @@ def test_key_bytes_encodings_and_errors():
         key_bytes('a', 'latin1')
     with pytest.raises(ProfileCodecError, match='unknown encryption'):
         encode_profile(PROFILE, encrypt='des')
+
+
+@pytest.mark.parametrize('first', [b'<', b' ', b'\x1f\x8b'])
+def test_rfc8188_salt_that_looks_like_xml_or_gzip_is_still_decrypted(first):
+    """aes128gcm starts with a random salt; one starting like XML or gzip must not fool detection."""
+    salt = (first + b'0123456789abcdef')[:16]
+    for compress in (False, True):
+        enc = encode_profile(PROFILE, compress=compress, encrypt='rfc8188', key='k', salt=salt)
+        assert enc.startswith(first)
+        plain, info = decode_profile(enc, key='k')
+        assert plain == PROFILE and info['encryption'] == 'rfc8188' and info['compressed'] is compress
+
+
+def test_plain_and_gzip_still_decode_when_a_key_is_given():
+    assert decode_profile(PROFILE, key='k')[0] == PROFILE
+    assert decode_profile(gzip_compress(PROFILE), key='k') == (PROFILE, {'encryption': 'none', 'compressed': True})
