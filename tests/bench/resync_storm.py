@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -92,16 +93,13 @@ def profile_for(mac, index):
     })
 
 
-def storm(server, dns, phones, window, workers, deadline, timeout, seed):
-    emulator = Emulator(ca_path=server.pki.server_ca, nameservers=['127.0.0.1'], dns_port=dns.port,
-                        timeout=timeout, dns_cache=False)
-    url = server.url('/cfg/$MA.xml')
-    rng = random.Random(seed)
-    delays = sorted((rng.uniform(0, window), phone) for phone in phones)
+def _run_slice(job):
+    """One generator process: its share of the phones, ``workers`` threads, a common start time."""
+    items, url, ca_path, dns_port, start, stop_at, workers, timeout = job
+    emulator = Emulator(ca_path=ca_path, nameservers=['127.0.0.1'], dns_port=dns_port, timeout=timeout,
+                        dns_cache=False)
     lock = threading.Lock()
     results = []
-    start = time.monotonic() + 0.5
-    stop_at = start + deadline
 
     def one(item):
         delay, phone = item
@@ -120,8 +118,25 @@ def storm(server, dns, phones, window, workers, deadline, timeout, seed):
                             'latency': ended - began, 'ended': ended, 'began': began})
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(one, delays))
-    return start, results
+        list(pool.map(one, items))
+    return results
+
+
+def storm(server, dns, phones, window, workers, deadline, timeout, seed, processes=1):
+    """Start every phone at its random time in [0, window]; ``processes`` generator processes
+    (CLOCK_MONOTONIC is shared by all processes, so they keep one schedule) of ``workers`` threads."""
+    url = server.url('/cfg/$MA.xml')
+    rng = random.Random(seed)
+    delays = sorted(((rng.uniform(0, window), phone) for phone in phones), key=lambda item: item[0])
+    start = time.monotonic() + 0.5 + 0.5 * processes
+    stop_at = start + deadline
+    jobs = [(delays[index::processes], url, server.pki.server_ca, dns.port, start, stop_at,
+             max(1, workers // processes), timeout) for index in range(processes)]
+    if processes == 1:
+        return start, _run_slice(jobs[0])
+    with multiprocessing.get_context('fork').Pool(processes) as pool:
+        parts = pool.map(_run_slice, jobs)
+    return start, [item for part in parts for item in part]
 
 
 def report(args, start, results, setup_seconds):
@@ -136,7 +151,7 @@ def report(args, start, results, setup_seconds):
     latencies = [r['latency'] for r in ok]
     lags = [r['lag'] for r in results]
     return {
-        'phones': len(results), 'window_s': args.window, 'workers': args.workers,
+        'phones': len(results), 'window_s': args.window, 'workers': args.workers, 'processes': args.processes,
         'offered_rate_per_s': round(len(results) / args.window, 1) if args.window else None,
         'successes': len(ok), 'failures': sum(failures.values()), 'failures_by_reason': failures,
         'duration_s': round(last - first, 2), 'resyncs_per_s': round(len(ok) / (last - first), 1) if last > first else None,
@@ -168,7 +183,10 @@ def main(argv=None):
     parser.add_argument('--phones', type=int, default=200, help='simulated phones per storm (default 200)')
     parser.add_argument('--window', type=float, default=10.0,
                         help='seconds over which the phones start (the Resync_Random_Delay spread; default 10)')
-    parser.add_argument('--workers', type=int, default=48, help='concurrent phones in the generator (default 48)')
+    parser.add_argument('--workers', type=int, default=48,
+                        help='concurrent phones in the generator, over all processes (default 48)')
+    parser.add_argument('--processes', type=int, default=1,
+                        help='generator processes (default 1; Python threads share one core, use 2 to offer more)')
     parser.add_argument('--storms', type=str, default='',
                         help='several storms in one run on the same server: "phones:window,phones:window"')
     parser.add_argument('--timeout', type=float, default=10.0, help='per-step timeout of each phone (s)')
@@ -184,6 +202,8 @@ def main(argv=None):
     cap = min(args.max_phones, HARD_MAX_PHONES)
     if any(count < 1 or count > cap or window < 0 for count, window in storms):
         parser.error('phones must be 1..%d and window >= 0' % cap)
+    if not 1 <= args.processes <= 8:
+        parser.error('processes must be 1..8')
     args.deadline = min(args.deadline, 600.0)
     count = max(storm_size for storm_size, _window in storms)
     rows = []
@@ -201,7 +221,7 @@ def main(argv=None):
                 for phones_n, window in storms:
                     args.window = window
                     start, results = storm(server, dns, phones[:phones_n], window, args.workers, args.deadline,
-                                           args.timeout, args.seed)
+                                           args.timeout, args.seed, args.processes)
                     rows.append(report(args, start, results, setup_seconds))
                     if not args.json:
                         print(json.dumps(rows[-1], indent=1), flush=True)
