@@ -214,7 +214,15 @@ def lab(tmp_path_factory):
                             '--listen-address=127.0.0.1', '--port=%d' % dns_port, '--addn-hosts=%s' % hosts,
                             '--pid-file=', '--user=root', '--group=root', '--local=/test/'],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while True:  # dnsmasq answers on TCP too: wait until it listens
+        try:
+            socket.create_connection(('127.0.0.1', dns_port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or dns.poll() is not None:
+                raise RuntimeError('dnsmasq did not start on port %d' % dns_port)
+            time.sleep(0.05)
     yield {'pki': pki, 'files': files, 'port': httpd.server_address[1], 'dns_port': dns_port, 'hosts': hosts,
            'dns': dns}
     httpd.shutdown()
