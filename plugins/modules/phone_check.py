@@ -103,7 +103,9 @@ options:
     description: Private key of O(client_cert) (PEM, unencrypted). May hold macros like O(client_cert).
     type: str
   nameservers:
-    description: Name servers (IP addresses) for every DNS lookup; default the system resolver.
+    description:
+      - Name servers (IP addresses) for every DNS lookup; default the system resolver
+        (C(/etc/resolv.conf); like a phone, C(/etc/hosts) is not used).
     type: list
     elements: str
   dns_port:
@@ -180,6 +182,14 @@ options:
     description: In fleet mode, how many phones resync at the same time.
     type: int
     default: 4
+  return_phones:
+    description:
+      - In fleet mode, which per-phone results RV(phones) holds; RV(summary) always counts every phone.
+      - V(unexpected) keeps only phones whose behaviour differs from their expect, V(none) none
+        (for very large fleets, where the full list is megabytes of output).
+    type: str
+    choices: [all, unexpected, none]
+    default: all
 '''
 
 EXAMPLES = r'''
@@ -337,7 +347,10 @@ elapsed:
   returned: single phone
   type: float
 phones:
-  description: In fleet mode, one result per phone with the fields above (and C(expect), C(ok)).
+  description: >-
+    In fleet mode, one result per phone (all, or those selected by O(return_phones)) with the fields
+    above and C(expect), C(ok); a phone whose input is wrong (an invalid MAC, a missing certificate file)
+    has C(behavior) null, C(step) V(input) and the problem in C(reason).
   returned: fleet mode
   type: list
   elements: dict
@@ -430,8 +443,9 @@ def _fleet(module, emulator, params):
         results = list(pool.map(_one, phones))
     summary = summarize(results)
     summary['unexpected'] = sum(1 for item in results if not item['ok'])
-    out = dict(changed=False, phones=results, summary=summary)
     bad = [item for item in results if not item['ok']]
+    shown = {'all': results, 'unexpected': bad, 'none': []}[params['return_phones']]
+    out = dict(changed=False, phones=shown, summary=summary)
     if bad:
         detail = '; '.join('%s: %s (expected %s) %s' % (item['mac'], item['behavior'], item['expect'], item['reason'])
                            for item in bad[:5])
@@ -469,6 +483,7 @@ def main():
             redact=dict(type='list', elements='str', default=['*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*']),
             phones=dict(type='list', elements='dict'),
             workers=dict(type='int', default=4),
+            return_phones=dict(type='str', default='all', choices=['all', 'unexpected', 'none']),
         ),
         required_one_of=[('mac', 'phones')],
         mutually_exclusive=[('mac', 'phones')],

@@ -207,6 +207,7 @@ MATRIX = '''
         client_cert: "{{ pki_dir }}/$MA.crt"
         client_key: "{{ pki_dir }}/$MA.key"
         expect: A
+        return_phones: unexpected
       ignore_errors: true
 '''
 
@@ -293,6 +294,7 @@ def test_matrix(lab, playbook):
     assert AES_KEY not in result.stdout and IKM not in result.stdout and 'sip-secret' in result.stdout
     unexpected = result.task('fleet unexpected')
     assert unexpected['failed'] is True and unexpected['summary']['unexpected'] == 1
+    assert [item['mac'] for item in unexpected['phones']] == [MISSING]
     assert unexpected['msg'].startswith('1 of 2 phones did not behave as expected (A 1, B 1, C 0): 000e08000003: B')
 
 
