@@ -431,3 +431,40 @@ def test_renewed_server_certificate_reloads_nginx(server, tmp_path):
     assert _served_serial(server) != before_serial
     assert server.curl('/cfg/%s.xml' % OWN, OWN).status == 200
     assert server.deploy().changed == 0
+
+
+EXPIRED_PLAY = '''
+- name: Expired and not-yet-valid phone certificates from the trusted client CA
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Expired
+      phoneprov.mpp.lab_ca:
+        path: "{{ ca_dir }}"
+        client: {mac: "{{ mac }}", model: CP-8841-3PCC}
+        not_before: -10d
+        not_after: -1d
+        cert_path: "{{ out }}/expired.crt"
+        key_path: "{{ out }}/expired.key"
+    - name: Not yet valid
+      phoneprov.mpp.lab_ca:
+        path: "{{ ca_dir }}"
+        client: {mac: "{{ mac }}", model: CP-8841-3PCC}
+        not_before: +2d
+        not_after: +10d
+        cert_path: "{{ out }}/future.crt"
+        key_path: "{{ out }}/future.key"
+'''
+
+
+def test_expired_or_not_yet_valid_phone_certificate_is_refused(server, playbook, tmp_path):
+    ca_dir = Path(server.pki.client_ca).parent  # lab_ca's CA directory
+    result = playbook(EXPIRED_PLAY, extra_vars={'ca_dir': str(ca_dir), 'mac': OWN, 'out': str(tmp_path)})
+    assert result.rc == 0, result.stdout[-3000:]
+    for name in ('expired', 'future'):
+        answer = server.curl('/cfg/%s.xml' % OWN, {'cert': str(tmp_path / ('%s.crt' % name)),
+                                                  'key': str(tmp_path / ('%s.key' % name))})
+        assert answer.status == 400, (name, answer)
+        assert b'Resync_Periodic' not in answer.body
+        line = server.log_lines()[-1]
+        assert line['client_verify'].startswith('FAILED:'), line
