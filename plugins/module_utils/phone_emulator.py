@@ -34,7 +34,7 @@ import socket
 import ssl
 import time
 from http import client as http_client
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import (
@@ -112,11 +112,12 @@ def macro_values(mac, model=None, serial=None, client_cert_installed=False, firm
 _MACRO_SOURCE = {'PN': 'model', 'PSN': 'model', 'SN': 'serial', 'SWVER': 'firmware'}
 
 
-def expand_macros(text, values, where='URL'):
+def expand_macros(text, values, where='URL', url=False):
     """Expand ``$NAME`` and ``$(NAME)`` macros in ``text``; ``$$`` is a literal ``$``.
 
     A macro the phone knows but that has no value raises EmulatorError naming the option to set;
-    an unknown ``$WORD`` is left as it is.
+    an unknown ``$WORD`` is left as it is. With ``url``, characters a URL cannot carry in a value
+    (the space of ``Not Installed``, ``?``, ``#``, ``%``) are percent-encoded.
     """
     if text is None:
         return None
@@ -137,7 +138,7 @@ def expand_macros(text, values, where='URL'):
             else:
                 hint = 'give macros: {%s: ...}' % key
             raise EmulatorError('%s uses $%s but it has no value: %s' % (where, key, hint))
-        return value
+        return quote(value, safe="/:@!$&'()*+,;=-._~") if url else value
     return _MACRO.sub(_one, text)
 
 
@@ -424,7 +425,7 @@ class Emulator(object):
         values['CCERT'] = 'Installed' if client_cert else 'Not Installed'
         options, rule_url = parse_profile_rule(url)
         options = dict((name, expand_macros(value, values, 'rule option --%s' % name)) for name, value in options.items())
-        fetch_url = expand_macros(rule_url, values)
+        fetch_url = expand_macros(rule_url, values, url=True)
         scheme = parse_url(fetch_url)[0]
         if client_cert and not os.path.isfile(client_cert):
             raise EmulatorError('client certificate %s does not exist' % client_cert)

@@ -51,6 +51,12 @@ def test_macros(text, expected):
     assert pe.expand_macros(text, values()) == expected
 
 
+def test_url_expansion_percent_encodes_values():
+    table = values(client_cert_installed=False, macros={'A': 'a b?c#d%'})
+    assert pe.expand_macros('/x?c=$CCERT&a=$A', table, url=True) == '/x?c=Not%20Installed&a=a%20b%3Fc%23d%25'
+    assert pe.expand_macros('/$MAC', table, url=True) == '/00:0e:08:ab:cd:ef'
+
+
 def test_ccert_not_installed_and_gpp():
     table = values(client_cert_installed=False, macros={'B': 'k', 'GPP_C': 'c', 'ip': '192.0.2.1'})
     assert pe.expand_macros('$CCERT/$B/$C/$IP', table) == 'Not Installed/k/c/192.0.2.1'
@@ -347,3 +353,10 @@ def test_dns_answers_are_cached_per_emulator(lab):
     for _attempt in range(3):
         assert emu.resync(_url(lab, '/c.xml'), MAC)['behavior'] == 'A'
     assert list(emu._dns_cache) == ['prov.mpp.test']  # pylint: disable=protected-access
+
+
+def test_flow_ccert_macro_reaches_the_server_encoded(lab):
+    lab['files']['/ccert/Not%20Installed/000E08ABCDEF.xml'] = (200, {}, PROFILE)
+    result = _emulator(lab).resync(_url(lab, '/ccert/$CCERT/$MAU.xml'), MAC)
+    assert result['behavior'] == 'A', result['reason']
+    assert result['url'].endswith('/ccert/Not%20Installed/000E08ABCDEF.xml')
