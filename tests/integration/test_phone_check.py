@@ -485,6 +485,23 @@ def test_bad_input_fails_before_traffic(playbook, tmp_path):
         url: https://127.0.0.1:{{ port }}/cfg/$MA.xml
         mac: 000e08abcdef
       ignore_errors: true
+    - name: mac and phones
+      phoneprov.mpp.phone_check:
+        url: https://127.0.0.1:{{ port }}/cfg/$MA.xml
+        mac: 000e08abcdef
+        phones: [{mac: 000e08abcdef}]
+      ignore_errors: true
+    - name: phone without mac
+      phoneprov.mpp.phone_check:
+        url: https://127.0.0.1:{{ port }}/cfg/$MA.xml
+        phones: [{mac: 000e08abcdef}, {model: CP-8841-3PCC}]
+      ignore_errors: true
+    - name: fleet phone with a bad mac is reported, not checked
+      phoneprov.mpp.phone_check:
+        url: http://127.0.0.1:{{ port }}/cfg/$MA.xml
+        phones: [{mac: '00:11', expect: any}]
+        expect: any
+      ignore_errors: true
 '''
     result = playbook(text, extra_vars={'port': free_port()})
     assert result.task('no serial for $SN')['msg'] == 'URL uses $SN but it has no value: give serial'
@@ -492,6 +509,11 @@ def test_bad_input_fails_before_traffic(playbook, tmp_path):
     assert 'TFTP' in result.task('tftp')['msg']
     assert result.task('no ca_path')['msg'].startswith('ca_path is required for https')
     assert all('behavior' not in result.task(name) for name in ('bad mac', 'tftp'))
+    assert result.task('mac and phones')['msg'] == 'parameters are mutually exclusive: mac|phones'
+    assert result.task('phone without mac')['msg'] == 'phones[1] has no mac: each phone is a dict with at least mac'
+    bad = result.task('fleet phone with a bad mac is reported, not checked')
+    assert bad['failed'] is True and bad['phones'][0]['step'] == 'input' and bad['phones'][0]['behavior'] is None
+    assert 'invalid MAC address' in bad['phones'][0]['reason']
 
 
 def test_verify_playbook(playbook, dns_server, tmp_path):
