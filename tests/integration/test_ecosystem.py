@@ -9,6 +9,7 @@ installed collection. The image build itself needs a container engine and is not
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -81,3 +82,55 @@ def test_meta_execution_environment_is_found_by_introspection(tmp_path, tarball)
     for package in ('openssl', 'nginx'):
         assert package in bindep, (package, bindep)
     assert 'phoneprov.mpp' in pip
+
+
+STAGES = ('site', 'request_csr', 'install_cert', 'provisioning_server', 'push_profiles', 'verify')
+
+
+def test_collection_playbooks_from_the_installed_tarball(tmp_path, tarball):
+    """What an AWX project does: one-line playbooks importing phoneprov.mpp.<stage> from the
+    collection installed from the tarball (not the checkout), with the lab inventory."""
+    dest = tmp_path / 'collections'
+    _run([BIN / 'ansible-galaxy', 'collection', 'install', '--force', '-p', dest, tarball], tmp_path)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(dest), ANSIBLE_NOCOLOR='1')
+    env.pop('ANSIBLE_CONFIG', None)
+    for stage in STAGES:
+        project_playbook = tmp_path / ('%s.yml' % stage)
+        project_playbook.write_text('---\n- name: Stage %s\n  ansible.builtin.import_playbook: phoneprov.mpp.%s\n'
+                                    % (stage, stage))
+        for playbook in (project_playbook, 'phoneprov.mpp.%s' % stage):
+            proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(REPO / 'examples' / 'lab' / 'inventory.yml'),
+                                   '--syntax-check', str(playbook)], cwd=str(tmp_path), env=env,
+                                  capture_output=True, text=True, timeout=300, check=False)
+            assert proc.returncode == 0, (stage, playbook, proc.stdout[-2000:], proc.stderr[-2000:])
+    # site.yml lists the stages in order, each under its tag.
+    proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(REPO / 'examples' / 'lab' / 'inventory.yml'),
+                           '--list-tags', 'phoneprov.mpp.site'], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for tag in ('cert', 'server', 'profiles', 'verify'):
+        assert tag in proc.stdout, (tag, proc.stdout)
+
+
+def _jobs_by_name(document):
+    return dict((name, job) for name, job in document.items() if isinstance(job, dict) and 'script' in job)
+
+
+def test_gitops_examples_check_on_review_apply_on_main():
+    """The documented pipelines do what docs/gitops/README.md says: --check --diff for a merge
+    request (pull request), a real run only on the main branch."""
+    gitlab = yaml.safe_load((REPO / 'docs' / 'gitops' / '.gitlab-ci.yml').read_text())
+    jobs = _jobs_by_name(gitlab)
+    preview, apply = ' '.join(jobs['preview']['script']), ' '.join(jobs['apply']['script'])
+    assert 'phoneprov.mpp.site' in preview and '--check' in preview and '--diff' in preview
+    assert 'phoneprov.mpp.site' in apply and '--check' not in apply
+    assert [r['if'] for r in jobs['preview']['rules']] == ['$CI_PIPELINE_SOURCE == "merge_request_event"']
+    assert [r['if'] for r in jobs['apply']['rules']] == ['$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH']
+
+    github = yaml.safe_load((REPO / 'docs' / 'gitops' / 'github' / 'workflows' / 'provisioning.yml').read_text())
+    steps = dict((step.get('name'), step) for step in github['jobs']['site']['steps'])
+    assert steps['Preview (pull request)']['if'] == "github.event_name == 'pull_request'"
+    assert '--check --diff' in steps['Preview (pull request)']['run']
+    assert steps['Apply (main)']['if'] == "github.event_name == 'push'"
+    assert '--check' not in steps['Apply (main)']['run']
+    assert github['on']['push']['branches'] == ['main']
