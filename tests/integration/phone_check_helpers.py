@@ -4,8 +4,8 @@
 - ``LabPKI(dir)``: a server CA (stands in for the Cisco Server CA), a second, untrusted CA, a phone
   client CA, server certificates (good, expired, from the untrusted CA) and phone client
   certificates (OU=model, L=serial, ST=$MA). ECDSA P-256 keys keep set-up fast. Certificates are
-  minted with the ``cryptography`` library (the collection's lab_ca module was not there yet when
-  these tests were written); nginx and Python's ssl module (OpenSSL) are the judges.
+  minted with the collection's module_utils/pki.py (the functions behind lab_ca); nginx and
+  Python's ssl module (OpenSSL) are the judges.
 - ``Nginx(dir, pki, docroot)``: the real nginx binary on 127.0.0.1 with its own ``-p``/``-c``,
   three TLS ports (good, untrusted, expired certificate), client certificates verified against
   the client CA, each phone allowed only its own ``/cfg/<mac>.*``, a maintenance path answering 503,
@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import os
 import shutil
@@ -26,62 +25,43 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+REPO = Path(__file__).resolve().parents[2]
+_COLLECTIONS = REPO / '.build' / 'collections'
+if str(_COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(_COLLECTIONS))
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position
 
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
 
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _name(**attrs):
-    oids = {'CN': NameOID.COMMON_NAME, 'O': NameOID.ORGANIZATION_NAME, 'OU': NameOID.ORGANIZATIONAL_UNIT_NAME,
-            'L': NameOID.LOCALITY_NAME, 'ST': NameOID.STATE_OR_PROVINCE_NAME}
-    return x509.Name([x509.NameAttribute(oids[k], v) for k, v in attrs.items()])
-
-
 def _write_key(path, key):
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    os.chmod(path, 0o600)
+    Path(path).write_bytes(pki.private_key_pem(key))
+    os.chmod(str(path), 0o600)
 
 
 class CA(object):
-    def __init__(self, directory, name):
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        subject = _name(CN=name, O='phoneprov test')
-        self.cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                     .not_valid_before(_now() - datetime.timedelta(days=1))
-                     .not_valid_after(_now() + datetime.timedelta(days=30))
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                     .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-                     .sign(self.key, hashes.SHA256()))
-        self.path = Path(directory) / ('%s.pem' % name.replace(' ', '_'))
-        self.path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+    """A self-signed ECDSA P-256 CA (module_utils/pki.py), its certificate in ``path``."""
 
-    def issue(self, cert_path, key_path, subject, server=True, sans=(), not_before=-1, not_after=30):
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.cert.subject)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(_now() + datetime.timedelta(days=not_before))
-                   .not_valid_after(_now() + datetime.timedelta(days=not_after))
-                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server
-                                                         else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
-        cert = builder.sign(self.key, hashes.SHA256())
-        Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(Path(key_path), key)
+    def __init__(self, directory, name):
+        self.key = pki.generate_private_key('ecc')
+        self.cert = pki.create_ca_certificate(self.key, {'O': 'phoneprov test', 'CN': name}, days=30)
+        self.path = Path(directory) / ('%s.pem' % name.replace(' ', '_'))
+        self.path.write_text(pki.certificate_pem(self.cert))
+
+    def issue(self, cert_path, key_path, subject, server=True, sans=(), not_before='-1d', not_after='+30d'):
+        """A leaf for ``subject`` (dict of short names), EKU serverAuth or clientAuth; returns the paths."""
+        key = pki.generate_private_key('ecc')
+        cert = pki.issue_certificate(subject, key.public_key(), self.cert, self.key, not_before=not_before,
+                                     not_after=not_after, usage='serverAuth' if server else 'clientAuth',
+                                     sans=['DNS:%s' % name for name in sans])
+        Path(cert_path).write_text(pki.certificate_pem(cert))
+        _write_key(key_path, key)
         return str(cert_path), str(key_path)
 
 
@@ -97,19 +77,23 @@ class LabPKI(object):
         self.server_ca = CA(self.dir, 'server-ca')
         self.other_ca = CA(self.dir, 'untrusted-ca')
         self.client_ca = CA(self.dir, 'client-ca')
-        subject = _name(CN=self.CN, O='phoneprov test')
+        subject = {'CN': self.CN, 'O': 'phoneprov test'}
         self.good = self.server_ca.issue(self.dir / 'good.crt', self.dir / 'good.key', subject, sans=[self.FQDN])
         self.untrusted = self.other_ca.issue(self.dir / 'untrusted.crt', self.dir / 'untrusted.key', subject,
                                              sans=[self.FQDN])
         self.expired = self.server_ca.issue(self.dir / 'expired.crt', self.dir / 'expired.key', subject,
-                                            sans=[self.FQDN], not_before=-30, not_after=-1)
+                                            sans=[self.FQDN], not_before='-30d', not_after='-1d')
         self.clients = self.dir / 'clients'
         self.clients.mkdir(exist_ok=True)
 
     def client(self, mac, model='CP-8841-3PCC', serial='FCH0000TEST'):
-        """Issue a phone client certificate into clients/<mac>.crt and .key; return the paths."""
-        return self.client_ca.issue(self.clients / ('%s.crt' % mac), self.clients / ('%s.key' % mac),
-                                    _name(OU=model, L=serial, ST=mac), server=False)
+        """Issue a phone client certificate (OU=model, L=serial, ST=$MA) into clients/<mac>.crt and .key."""
+        cert, key = pki.issue_client_certificate(self.client_ca.cert, self.client_ca.key, mac=mac, model=model,
+                                                 serial=serial, key_type='ecc', days=30)
+        cert_path, key_path = self.clients / ('%s.crt' % mac), self.clients / ('%s.key' % mac)
+        cert_path.write_text(pki.certificate_pem(cert))
+        _write_key(key_path, key)
+        return str(cert_path), str(key_path)
 
 
 def free_tcp_port():
