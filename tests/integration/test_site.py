@@ -191,6 +191,8 @@ def test_check_diff_shows_one_changed_phone(lab, deployed, tmp_path):
     assert changed, 'check mode reported no change for a changed phone'
     dump = json.dumps([res for _name, res in changed])
     assert _ma(fleet[2]['mac']) in dump and 'Support desk' in dump
+    # The diff a reviewer sees in a merge request never shows the SIP password of the profile.
+    assert fleet[2]['lines'][0]['password'] not in result.stdout
     for other in (fleet[0], fleet[1], fleet[3]):
         assert _ma(other['mac']) not in json.dumps([res.get('updated', []) for _n, res in changed])
     assert _snapshot(lab.dir) == before
