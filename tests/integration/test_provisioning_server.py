@@ -462,8 +462,8 @@ def test_expired_or_not_yet_valid_phone_certificate_is_refused(server, playbook,
     result = playbook(EXPIRED_PLAY, extra_vars={'ca_dir': str(ca_dir), 'mac': OWN, 'out': str(tmp_path)})
     assert result.rc == 0, result.stdout[-3000:]
     for name in ('expired', 'future'):
-        answer = server.curl('/cfg/%s.xml' % OWN, {'cert': str(tmp_path / ('%s.crt' % name)),
-                                                  'key': str(tmp_path / ('%s.key' % name))})
+        files = {'cert': str(tmp_path / ('%s.crt' % name)), 'key': str(tmp_path / ('%s.key' % name))}
+        answer = server.curl('/cfg/%s.xml' % OWN, files)
         assert answer.status == 400, (name, answer)
         assert b'Resync_Periodic' not in answer.body
         line = server.log_lines()[-1]
