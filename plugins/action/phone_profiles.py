@@ -119,6 +119,32 @@ class _Fail(Exception):
     pass
 
 
+class _Probe(object):
+    """Stands in for ``phone`` (and ``phone_mac``...) while shared variables are resolved: any use
+    of it marks the variable being resolved as per phone."""
+
+    def __init__(self):
+        self.touched = False
+
+    def _touch(self, *_args, **_kwargs):
+        self.touched = True
+        raise _ProbeTouched()
+
+    __getattr__ = __getitem__ = __iter__ = __len__ = __contains__ = __str__ = __add__ = __radd__ = _touch
+    __eq__ = __lt__ = __bool__ = __int__ = __float__ = _touch
+    __hash__ = object.__hash__
+
+
+class _ProbeTouched(Exception):
+    pass
+
+
+def _no_probe(value):
+    if isinstance(value, _Probe):
+        raise _ProbeTouched()
+    return repr(value)
+
+
 class ActionModule(ActionBase):
     """Render every phone's profile on the controller and publish them in one transfer."""
 
@@ -320,40 +346,62 @@ class ActionModule(ActionBase):
             engine._compile_template = cached_compile  # pylint: disable=protected-access
         return templar
 
-    def _context_digest(self, args, templates, templar):
-        """Digest of everything but the phone entry that a render depends on, or None (no cache).
+    def _template_names(self, templates):
+        """Every name the templates read (locals too: over-including only costs a lookup), and
+        whether a template may give a different result for the same input (lookups, ``now()``,
+        ``random``, includes, ``hostvars``...): then the render cache is off."""
+        names, cacheable = set(), True
+        for name in sorted(templates):
+            text = str(templates[name][0])
+            if any(_UNCACHEABLE.search(segment) for segment in _JINJA_SEGMENT.findall(text)):
+                display.vv('phone_profiles: template %s uses lookups, includes or time; every phone is rendered' % name)
+                cacheable = False
+            try:
+                names |= set(node.name for node in _PARSER.parse(text).find_all(jinja2_nodes.Name) if node.ctx == 'load')
+            except Exception:  # pylint: disable=broad-except
+                cacheable = False  # a syntax error shows up when the template is rendered
+        return names - set(PHONE_VARIABLES), cacheable
 
-        Covers each template's text and path, the encoding options, and the value of every
-        top-level variable the templates reference (Jinja2's undeclared variables). Templates
-        that may give a different result for the same input (lookups, ``now()``, ``random``,
-        includes or ``hostvars``) or that cannot be analysed switch the cache off.
+    def _resolve_shared(self, names, templar, task_vars):
+        """Values of the variables the templates read that do not depend on the phone.
+
+        Each is templated once here instead of once per phone (role defaults are templates of
+        templates). ``phone``, ``phone_mac``... are probes while this runs: a variable whose value
+        uses one of them, or that fails to resolve, is left to be resolved per phone.
+        Returns ``(shared, per_phone, values)``: ``values`` (for the render fingerprint) has the
+        shared values.
         """
-        if not args['render_cache']:
-            return None
+        probe = _Probe()
+        templar.available_variables = collections.ChainMap(dict((name, probe) for name in PHONE_VARIABLES), task_vars)
+        shared, per_phone = {}, set()
+        try:
+            for name in sorted(names):
+                if name not in task_vars:
+                    continue  # a template local (set, for) or an undefined name
+                probe.touched = False
+                try:
+                    value = templar.resolve_variable_expression(name)
+                    json.dumps(value, default=_no_probe)
+                except Exception:  # pylint: disable=broad-except
+                    per_phone.add(name)
+                    continue
+                if probe.touched:
+                    per_phone.add(name)
+                else:
+                    shared[name] = value
+        finally:
+            templar.available_variables = task_vars
+        return shared, per_phone, shared
+
+    def _context_digest(self, args, templates, values):
+        """Digest of everything but the phone entry that a render depends on."""
         digest = hashlib.sha256(b'phoneprov.mpp phone_profiles render v%d\x00' % RENDER_VERSION)
-        names = set()
         for name in sorted(templates):
             text, path, _tvars = templates[name]
-            if any(_UNCACHEABLE.search(segment) for segment in _JINJA_SEGMENT.findall(str(text))):
-                display.vv('phone_profiles: template %s uses lookups, includes or time; every phone is rendered' % name)
-                return None
-            try:
-                # Every name the template reads (locals too: over-including only costs a lookup).
-                names |= set(node.name for node in _PARSER.parse(str(text)).find_all(jinja2_nodes.Name)
-                             if node.ctx == 'load')
-            except Exception:  # pylint: disable=broad-except
-                return None  # a syntax error shows up when the template is rendered
             digest.update(json.dumps([name, path, str(text)]).encode('utf-8'))
-        names -= set(PHONE_VARIABLES)
         options = [args[key] for key in ('compress', 'encrypt', 'key_field', 'key_encoding', 'record_size', 'filename')]
-        context = {}
-        for name in sorted(names):
-            try:
-                context[name] = templar.resolve_variable_expression(name)
-            except Exception as exc:  # pylint: disable=broad-except
-                context[name] = 'undefined: %s' % type(exc).__name__
         try:
-            digest.update(json.dumps([options, context], sort_keys=True, default=repr).encode('utf-8'))
+            digest.update(json.dumps([options, values], sort_keys=True, default=repr).encode('utf-8'))
         except (TypeError, ValueError):
             return None
         return digest
@@ -366,7 +414,19 @@ class ActionModule(ActionBase):
         copied per phone); each part is its own zlib stream in the payload, in fleet order.
         """
         templar = self._templar_for(templates, task_vars)
-        context_digest = self._context_digest(args, templates, templar)
+        names, cacheable = self._template_names(templates)
+        shared, per_phone, values = self._resolve_shared(names, templar, task_vars)
+        if per_phone:
+            display.vv('phone_profiles: variables built from the phone entry, resolved per phone (no render cache): %s'
+                       % ', '.join(sorted(per_phone)))
+        context_digest = None
+        if cacheable and not per_phone and args['render_cache']:
+            context_digest = self._context_digest(args, templates, values)
+        # When every variable the templates read is shared (and nothing reaches variables by name,
+        # as lookups or hostvars do), a phone's render needs no other variable: Ansible then copies
+        # a small layer per render instead of the whole variable context.
+        base = shared if cacheable and not per_phone else collections.ChainMap(shared, task_vars)
+        self._mark('%d template variables resolved once for all phones, %d per phone' % (len(shared), len(per_phone)))
         workers = args['render_workers']
         if workers == 0:
             workers = min(os.cpu_count() or 1, 4)
@@ -382,8 +442,8 @@ class ActionModule(ActionBase):
             if pid == 0:  # pragma: no cover - child process, reports through its files
                 status = 1
                 try:
-                    stats = self._render_part(args, parts[number], templates, task_vars, templar, context_digest,
-                                              host_hashes, paths[number])
+                    stats = self._render_part(args, parts[number], templates, base, templar,
+                                              context_digest, host_hashes, paths[number])
                     with open(paths[number] + '.json', 'w') as handle:
                         json.dump(stats, handle)
                     status = 0
@@ -401,7 +461,7 @@ class ActionModule(ActionBase):
             children.append((number, pid))
         results = [None] * len(parts)
         try:
-            results[0] = self._render_part(args, parts[0], templates, task_vars, templar, context_digest,
+            results[0] = self._render_part(args, parts[0], templates, base, templar, context_digest,
                                            host_hashes, paths[0])
         except _Fail as exc:
             results[0] = {'error': to_text(exc)}
@@ -430,7 +490,7 @@ class ActionModule(ActionBase):
         total.update(samples=samples, workers=len(parts))
         return total
 
-    def _render_part(self, args, entries, templates, task_vars, templar, context_digest, host_hashes, part_path):
+    def _render_part(self, args, entries, templates, base, templar, context_digest, host_hashes, part_path):
         encrypt, compress = args['encrypt'], args['compress']
         key_field, key_encoding = args['key_field'], args['key_encoding']
         check_mode = self._play_context.check_mode
@@ -438,7 +498,7 @@ class ActionModule(ActionBase):
         samples = []
         matched = rendered = fresh = 0
         compressor = zlib.compressobj(1)
-        layers = dict((name, collections.ChainMap(item[2], task_vars)) for name, item in templates.items())
+        layers = dict((name, collections.ChainMap(item[2], base)) for name, item in templates.items())
         with open(part_path, 'wb') as payload:
             for index, ma, filename, phone, template in entries:
                 header = {'f': filename, 'm': ma}

@@ -54,6 +54,7 @@ def play(dest, template, **options):
   vars:
     site_fqdn: prov.example.test
     site_periodic: 3600
+    site_note: "{{ 'note-' ~ (phone.user | default('none')) }}"
   tasks:
     - name: push
       phoneprov.mpp.phone_profiles:
@@ -402,3 +403,20 @@ def test_render_workers_agree_and_name_a_bad_phone_in_a_later_part(playbook, tmp
                    extra_vars={'fleet': broken})
     assert 'phone #1101 (mac %s): template' % fleet[1100]['mac'] in run.task('push')['msg']
     assert snapshot(dest) == before
+
+
+def test_variable_built_from_phone_is_resolved_per_phone(playbook, tmp_path):
+    """Shared variables are resolved once; one whose value uses `phone` must stay per phone."""
+    dest = tmp_path / 'docroot'
+    dest.mkdir()
+    template = tmp_path / 'note.xml.j2'
+    template.write_text('<flat-profile><Text_Note>{{ site_note }}</Text_Note>'
+                        '<Server>{{ site_fqdn }}</Server></flat-profile>\n')
+    fleet = phones(3)
+    first = playbook(play(dest, template), extra_vars={'fleet': fleet})
+    assert first.rc == 0, first.stdout[-2000:]
+    for phone in fleet:
+        assert parse(dest / ('%s.xml' % ma(phone))) == {'Text_Note': 'note-' + phone['user'], 'Server': 'prov.example.test'}
+    again = playbook(play(dest, template), extra_vars={'fleet': fleet})
+    result = again.task('push')
+    assert result['changed'] is False and result['rendered'] == 3  # no render cache with per-phone variables
