@@ -40,14 +40,11 @@ PUSH = """
   vars_files: [{fleet}]
   vars:
     mpp_server_fqdn: prov.bench.test
-  tasks:
-    - name: push
-      ansible.builtin.include_role:
-        name: phoneprov.mpp.phone_profiles
-      vars:
-        mpp_profiles_dest: {dest}
-        mpp_profiles_group: "0"
-        mpp_profiles_diff_count: 0
+    mpp_profiles_dest: {dest}
+    mpp_profiles_group: "0"
+    mpp_profiles_diff_count: 0
+  roles:
+    - phoneprov.mpp.phone_profiles
 """
 
 BASELINE = """
