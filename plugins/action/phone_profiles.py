@@ -73,6 +73,7 @@ ARGUMENT_SPEC = dict(
     template=dict(type='str'),
     templates=dict(type='dict'),
     dest=dict(type='str', required=True),
+    create_dest=dict(type='bool', default=False),
     filename=dict(type='str', default='$MA.xml'),
     compress=dict(type='bool', default=False),
     encrypt=dict(type='str', default='none', choices=['none', 'aes-256-cbc', 'rfc8188']),
@@ -171,7 +172,7 @@ class ActionModule(ActionBase):
             templates = self._load_templates(args, entries)
             self._mark('checked %d phones' % len(entries))
             local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
-            module_args = dict((k, args[k]) for k in ('dest', 'manifest', 'mode', 'owner', 'group', 'prune'))
+            module_args = dict((k, args[k]) for k in ('dest', 'create_dest', 'manifest', 'mode', 'owner', 'group', 'prune'))
             module_args['phones'] = []
             inventory = self._run_module(dict(module_args, inventory=True), task_vars)
             if inventory.get('failed'):
@@ -262,11 +263,19 @@ class ActionModule(ActionBase):
         seen_mac = {}
         seen_file = {}
         entries = []
+        try:
+            # One call for the whole fleet is much faster than one per entry ...
+            resolved = self._templar.template(phones)
+        except Exception:  # pylint: disable=broad-except
+            resolved = None  # ... which is only needed to name the entry that fails
         for index, phone in enumerate(phones):
-            try:
-                phone = self._templar.template(phone)
-            except Exception as exc:  # pylint: disable=broad-except
-                raise _Fail('phone #%d: its entry does not resolve: %s' % (index + 1, to_native(exc)))
+            if resolved is not None:
+                phone = resolved[index]
+            else:
+                try:
+                    phone = self._templar.template(phone)
+                except Exception as exc:  # pylint: disable=broad-except
+                    raise _Fail('phone #%d: its entry does not resolve: %s' % (index + 1, to_native(exc)))
             if not isinstance(phone, dict):
                 raise _Fail('phone #%d is a %s, not a dict with a mac' % (index + 1, type(phone).__name__))
             if 'mac' not in phone or phone['mac'] in (None, ''):

@@ -73,9 +73,15 @@ options:
         O(template) is not set either, such a phone fails the task.
     type: dict
   dest:
-    description: Directory on the managed host that receives the profiles; it must exist.
+    description: Directory on the managed host that receives the profiles; it must exist unless
+      O(create_dest) is set.
     type: path
     required: true
+  create_dest:
+    description: Create O(dest) (mode 0750, O(owner) and O(group)) when it does not exist. Its parent
+      must exist.
+    type: bool
+    default: false
   filename:
     description:
       - File name of each phone's profile in O(dest). The phone macros C($MA) (MAC lower-case),
@@ -306,21 +312,30 @@ class Publisher(object):
 
     def __init__(self, module):
         self.module = module
+        self.created_dest = False
         params = module.params
         self.dest = params['dest']
         name = params['manifest']
         if not name or '/' in name or name in ('.', '..'):
             module.fail_json(msg='manifest must be a plain file name, got %r' % name)
         self.manifest_path = os.path.join(self.dest, name)
+        self.mode = self._mode(params['mode'])
+        self.uid = self._uid(params['owner'])
+        self.gid = self._gid(params['group'])
         if not os.path.isdir(self.dest):
-            module.fail_json(msg='destination directory %s does not exist' % self.dest, dest=self.dest)
+            if not params['create_dest']:
+                module.fail_json(msg='destination directory %s does not exist' % self.dest, dest=self.dest)
+            if not module.check_mode and not params['inventory']:
+                try:
+                    os.mkdir(self.dest, 0o750)
+                    os.chown(self.dest, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
+                except OSError as exc:
+                    module.fail_json(msg='could not create %s: %s' % (self.dest, to_native(exc)), dest=self.dest)
+                self.created_dest = True
         try:
             self.manifest = load_manifest(self.manifest_path)
         except ValueError as exc:
             module.fail_json(msg=to_native(exc), dest=self.dest)
-        self.mode = self._mode(params['mode'])
-        self.uid = self._uid(params['owner'])
-        self.gid = self._gid(params['group'])
 
     def _mode(self, mode):
         if isinstance(mode, int):
@@ -396,7 +411,8 @@ class Publisher(object):
     def save_manifest(self):
         data = json.dumps({'version': MANIFEST_VERSION, 'files': self.manifest}, sort_keys=True,
                           separators=(',', ':')).encode('utf-8')
-        atomic_write(self.manifest_path, data, 0o644, fsync=True)
+        # Same mode, owner and group as the profiles: it lists the phones' MACs.
+        atomic_write(self.manifest_path, data, self.mode, uid=self.uid, gid=self.gid, fsync=True)
 
 
 def read_payload(path):
@@ -573,7 +589,7 @@ def publish(module, publisher):
         _finish(publisher)
     counts = {'created': len(created), 'updated': len(updated), 'removed': len(removed),
               'unchanged': len(unchanged), 'total': len(wanted)}
-    module.exit_json(changed=bool(created or updated or removed), created=created, updated=updated,
+    module.exit_json(changed=bool(created or updated or removed or publisher.created_dest), created=created, updated=updated,
                      removed=removed, unchanged=unchanged, counts=counts, dest=publisher.dest,
                      manifest=publisher.manifest_path, shipped=shipped, old_contents=old_contents)
 
@@ -591,6 +607,7 @@ def main():
             template=dict(type='path'),
             templates=dict(type='dict'),
             dest=dict(type='path', required=True),
+            create_dest=dict(type='bool', default=False),
             filename=dict(type='str', default='$MA.xml'),
             compress=dict(type='bool', default=False),
             encrypt=dict(type='str', default='none', choices=['none', 'aes-256-cbc', 'rfc8188']),

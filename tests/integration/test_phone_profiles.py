@@ -291,6 +291,7 @@ def test_mode_and_group_changes_are_applied(playbook, site):
     assert result['changed'] is True and sorted(result['updated']) == sorted(ma(p) for p in fleet)
     for phone in fleet:
         assert stat.S_IMODE((dest / ('%s.xml' % ma(phone))).stat().st_mode) == 0o644
+    assert stat.S_IMODE((dest / '.phone_profiles.json').stat().st_mode) == 0o644  # the manifest follows
     assert playbook(play(dest, template, mode='0644', group='0'), extra_vars={'fleet': fleet}).task('push')['changed'] is False
 
 
