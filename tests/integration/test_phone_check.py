@@ -84,7 +84,7 @@ MATRIX = '''
       ca_path: "{{ ca }}"
       nameservers: [127.0.0.1]
       dns_port: "{{ ns }}"
-      timeout: 5
+      timeout: 20
       expect: any
   vars:
     base: "https://prov.mpp.test:{{ port }}"
@@ -381,7 +381,7 @@ AUTH_PLAY = '''
       nameservers: [127.0.0.1]
       dns_port: "{{ ns }}"
       mac: 000e08abcdef
-      timeout: 5
+      timeout: 20
       expect: any
   tasks:
     - name: basic nginx
