@@ -72,8 +72,9 @@ lint: setup
 test: setup unit integration sanity lint
 	@echo "make test: unit, integration, sanity and lint passed"
 
+# The lab services (dnsmasq on loopback, lab CA, phone certificates), then site.yml.
 demo: setup
-	$(BIN)/ansible-playbook -i examples/lab/inventory.yml playbooks/site.yml
+	$(BIN)/ansible-playbook -i examples/lab/inventory.yml examples/lab/demo.yml
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .
@@ -82,8 +83,11 @@ changelog: setup
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/antsibull-changelog release
 
+# Benchmarks (not part of make test): loopback only, bounded in count and time.
 bench: setup
-	@for b in tests/bench/*.sh tests/bench/*.py; do [ -e "$$b" ] && echo "bench: $$b"; done; true
+	$(BIN)/python tests/bench/server_handshakes.py
+	$(BIN)/python tests/bench/resync_storm.py
+	$(BIN)/python tests/bench/profiles_bench.py
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache

@@ -36,6 +36,8 @@ from ansible.utils.display import Display
 from jinja2 import Environment as Jinja2Environment, nodes as jinja2_nodes
 
 display = Display()
+# A long push reports its progress this often (seconds).
+PROGRESS_SECONDS = 5
 
 try:  # ansible-core >= 2.19
     from ansible.template import generate_ansible_template_vars, trust_as_template
@@ -471,7 +473,7 @@ class ActionModule(ActionBase):
         results = [None] * len(parts)
         try:
             results[0] = self._render_part(args, parts[0], templates, base, templar, context_digest,
-                                           host_hashes, paths[0])
+                                           host_hashes, paths[0], progress=(len(parts), len(entries)))
         except _Fail as exc:
             results[0] = {'error': to_text(exc)}
         finally:
@@ -499,7 +501,12 @@ class ActionModule(ActionBase):
         total.update(samples=samples, workers=len(parts))
         return total
 
-    def _render_part(self, args, entries, templates, base, templar, context_digest, host_hashes, part_path):
+    def _render_part(self, args, entries, templates, base, templar, context_digest, host_hashes, part_path, progress=None):
+        """Render one contiguous part of the fleet into ``part_path``.
+
+        ``progress`` is ``(parts, phones)`` for the part this process renders itself: a long push
+        then reports every PROGRESS_SECONDS how far it got (the other parts run at the same pace).
+        """
         encrypt, compress = args['encrypt'], args['compress']
         key_field, key_encoding = args['key_field'], args['key_encoding']
         check_mode = self._play_context.check_mode
@@ -509,7 +516,12 @@ class ActionModule(ActionBase):
         compressor = zlib.compressobj(1)
         layers = dict((name, collections.ChainMap(item[2], base)) for name, item in templates.items())
         with open(part_path, 'wb') as payload:
-            for index, ma, filename, phone, template in entries:
+            next_report = time.time() + PROGRESS_SECONDS
+            for done, (index, ma, filename, phone, template) in enumerate(entries):
+                if progress and time.time() >= next_report:
+                    next_report = time.time() + PROGRESS_SECONDS
+                    display.display('phone_profiles: about %d of %d phones rendered'
+                                    % (min(done * progress[0], progress[1]), progress[1]))
                 header = {'f': filename, 'm': ma}
                 host = host_hashes.get(filename)
                 if context_digest is not None:
