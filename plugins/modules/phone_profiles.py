@@ -324,7 +324,12 @@ class Publisher(object):
         self.gid = self._gid(params['group'])
         if not os.path.isdir(self.dest):
             if not params['create_dest']:
-                module.fail_json(msg='destination directory %s does not exist' % self.dest, dest=self.dest)
+                if not module.check_mode:
+                    module.fail_json(msg='destination directory %s does not exist' % self.dest, dest=self.dest)
+                # In check mode an earlier stage (provisioning_server) may only have reported that it
+                # would create the document root: report every phone as created, as that run would.
+                module.warn('destination directory %s does not exist yet; check mode reports every phone '
+                            'as created' % self.dest)
             if not module.check_mode and not params['inventory']:
                 try:
                     os.mkdir(self.dest, 0o750)

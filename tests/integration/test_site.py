@@ -148,6 +148,17 @@ def test_check_mode_from_nothing_writes_nothing(lab, tmp_path):
     assert not lab.dir.exists() or not any(lab.dir.rglob('*')), sorted(str(p) for p in lab.dir.rglob('*'))
 
 
+def test_whole_site_check_mode_from_nothing(lab, tmp_path):
+    """Every stage in --check from nothing: the server stage waits for the TLS files the certificate
+    stage would create, the push reports every phone as created, the run succeeds and writes nothing."""
+    result = lab.run(tmp_path, check=True, diff=True)
+    assert result.rc == 0, _output(result)
+    profiles = result.task('Publish one profile per phone')
+    assert len(profiles['created']) == 5, _output(result)
+    assert 'waits for TLS files' in ' '.join(name for name, _res in result.tasks)
+    assert not lab.dir.exists() or not any(lab.dir.rglob('*')), sorted(str(p) for p in lab.dir.rglob('*'))
+
+
 def test_demo_end_to_end(lab, deployed):
     result = deployed
     assert result.rc == 0 and result.failed == 0, _output(result)
