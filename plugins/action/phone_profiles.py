@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover - older ansible-core
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, check_flat_profile
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, mac_colon, normalize_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import task_argument_spec
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import (
     ProfileCodecError, decode_profile, encode_profile, key_bytes,
 )
@@ -70,27 +71,7 @@ _JINJA_SEGMENT = re.compile(r'\{\{.*?\}\}|\{%.*?%\}', re.DOTALL)
 _UNCACHEABLE = re.compile(r'\b(lookup|query|q|now|random|shuffle|password_hash|include|import|extends|from|'
                           r'hostvars|vars|ansible_date_time|template_run_date)\b')
 
-ARGUMENT_SPEC = dict(
-    phones=dict(type='list', required=True),
-    template=dict(type='str'),
-    templates=dict(type='dict'),
-    dest=dict(type='str', required=True),
-    create_dest=dict(type='bool', default=False),
-    filename=dict(type='str', default='$MA.xml'),
-    compress=dict(type='bool', default=False),
-    encrypt=dict(type='str', default='none', choices=['none', 'aes-256-cbc', 'rfc8188']),
-    key_field=dict(type='str', default='key', no_log=False),
-    key_encoding=dict(type='str', default='utf-8', choices=['utf-8', 'base64url', 'hex'], no_log=False),
-    record_size=dict(type='int', default=4096),
-    prune=dict(type='bool', default=False),
-    manifest=dict(type='str', default='.phone_profiles.json'),
-    diff_count=dict(type='int', default=3),
-    render_cache=dict(type='bool', default=True),
-    render_workers=dict(type='int', default=0),
-    mode=dict(type='raw', default='0640'),
-    owner=dict(type='str'),
-    group=dict(type='str'),
-)
+ARGUMENT_SPEC = task_argument_spec(path_type='str')
 
 
 def profile_filename(pattern, ma):

@@ -275,6 +275,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write
+from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import task_argument_spec
 
 MANIFEST_VERSION = 1
 WRITE_THREADS = 2
@@ -608,25 +609,7 @@ def _finish(publisher):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            phones=dict(type='list', elements='dict', required=True),
-            template=dict(type='path'),
-            templates=dict(type='dict'),
-            dest=dict(type='path', required=True),
-            create_dest=dict(type='bool', default=False),
-            filename=dict(type='str', default='$MA.xml'),
-            compress=dict(type='bool', default=False),
-            encrypt=dict(type='str', default='none', choices=['none', 'aes-256-cbc', 'rfc8188']),
-            key_field=dict(type='str', default='key', no_log=False),
-            key_encoding=dict(type='str', default='utf-8', choices=['utf-8', 'base64url', 'hex'], no_log=False),
-            record_size=dict(type='int', default=4096),
-            prune=dict(type='bool', default=False),
-            manifest=dict(type='str', default='.phone_profiles.json'),
-            diff_count=dict(type='int', default=3),
-            render_cache=dict(type='bool', default=True),
-            render_workers=dict(type='int', default=0),
-            mode=dict(type='raw', default='0640'),
-            owner=dict(type='str'),
-            group=dict(type='str'),
+            task_argument_spec(),
             payload=dict(type='path'),
             inventory=dict(type='bool', default=False),
         ),
