@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
-from conftest import BIN, DnsServer, ansible_env  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import BIN, DnsServer, ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 from phone_check_helpers import LabPKI, Nginx  # noqa: E402  pylint: disable=wrong-import-position
 
 PROFILE = '<flat-profile>\n  <Resync_Periodic>3600</Resync_Periodic>\n  <Station_Name>{mac}</Station_Name>\n</flat-profile>\n'

@@ -42,7 +42,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 sys.path.insert(0, str(REPO / '.build' / 'collections'))
 
-from conftest import DnsServer  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import DnsServer  # noqa: E402  pylint: disable=wrong-import-position
 from provisioning_server_helpers import make_pki, running_server  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
 from provisioning_server_helpers import make_pki, nginx_pids, running_server  # noqa: E402  pylint: disable=wrong-import-position
-from conftest import NGINX, free_port  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import NGINX, free_port  # noqa: E402  pylint: disable=wrong-import-position
 
 MAC = '000e08abcdef'
 PROFILE = ('<flat-profile>\n' + ''.join('  <Param_%03d_>value %03d</Param_%03d_>\n' % (i, i, i) for i in range(60))

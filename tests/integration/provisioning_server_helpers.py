@@ -59,7 +59,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import REPO, free_port, openssl, run_playbook
+from mpp_harness import REPO, free_port, openssl, run_playbook
 
 SYSTEM_NGINX_LOCK = '/tmp/mpp-system-nginx.lock'
 NGINX_PID_FILE = '/run/nginx.pid'

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, REPO
+from mpp_harness import BIN, REPO
 
 MODULES = sorted(p.stem for p in (REPO / 'plugins' / 'modules').glob('*.py') if not p.stem.startswith('_'))
 FILTERS = sorted(p.stem for p in (REPO / 'plugins' / 'filter').glob('*.yml'))

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import BIN, REPO
+from mpp_harness import BIN, REPO
 
 BUILDER = BIN / 'ansible-builder'
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import time
 
-from conftest import BIN, NGINX, REPO, free_port
+from mpp_harness import BIN, NGINX, REPO, free_port
 from pki_helpers import (cert_pubkey_sha256, ext_text, mode_of, ossl, play, pubkey_sha256, refusal, snapshot,
                          subject_rfc2253, task)
 

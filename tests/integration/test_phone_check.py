@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import COLLECTIONS, REPO, DnsServer, free_port
+from mpp_harness import COLLECTIONS, REPO, DnsServer, free_port
 from phone_check_helpers import AuthServer, LabPKI, Nginx
 from provisioning_server_helpers import make_pki, running_server
 

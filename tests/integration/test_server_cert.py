@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import run_playbook
+from mpp_harness import run_playbook
 from pki_helpers import cert_pubkey_sha256, ossl, play, pubkey_sha256, refusal, snapshot, task
 
 FQDN = 'pv.lab.test'

@@ -6,7 +6,7 @@ import hashlib
 import os
 import stat
 
-from conftest import REPO, openssl
+from mpp_harness import REPO, openssl
 
 FQDN = 'prov.mpp.test'
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, REPO, ansible_env, free_port, run_playbook
+from mpp_harness import BIN, REPO, ansible_env, free_port, run_playbook
 from provisioning_server_helpers import remove_site, stop_system_nginx, system_nginx_lock
 
 LAB = REPO / 'examples' / 'lab'

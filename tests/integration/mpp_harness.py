@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+"""Shared harness for integration tests and benches: real ansible-playbook runs, real dnsmasq on loopback.
+
+Tests drive the collection the way a user does, through ``ansible-playbook`` on localhost,
+and judge results with real tools (openssl, curl, nginx). No service is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+COLLECTIONS = REPO / '.build' / 'collections'
+DNSMASQ = shutil.which('dnsmasq') or '/usr/sbin/dnsmasq'
+NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
+
+
+def _ensure_collection_link():
+    link = COLLECTIONS / 'ansible_collections' / 'phoneprov' / 'mpp'
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(REPO)
+
+
+_ensure_collection_link()
+
+
+def free_port():
+    """A free TCP and UDP port on 127.0.0.1."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(('127.0.0.1', 0))
+            port = tcp.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind(('127.0.0.1', port))
+        except OSError:
+            continue
+        return port
+
+
+class PlaybookResult(object):
+    """The outcome of one ansible-playbook run, read from the json callback."""
+
+    def __init__(self, proc, data):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.data = data
+        self.stats = data.get('stats', {}).get('localhost', {}) if data else {}
+
+    @property
+    def tasks(self):
+        """List of (task name, result dict for localhost)."""
+        out = []
+        for play in (self.data or {}).get('plays', []):
+            for task in play.get('tasks', []):
+                host = task.get('hosts', {}).get('localhost')
+                if host is not None:
+                    out.append((task['task']['name'], host))
+        return out
+
+    def task(self, name):
+        """The result of the last task called ``name``."""
+        found = [result for task_name, result in self.tasks if task_name == name]
+        if not found:
+            raise KeyError('no task %r in %s' % (name, [task[0] for task in self.tasks]))
+        return found[-1]
+
+    @property
+    def changed(self):
+        return self.stats.get('changed', 0)
+
+    @property
+    def failed(self):
+        return self.stats.get('failures', 0)
+
+
+def ansible_env(extra=None):
+    env = dict(os.environ)
+    env.update({
+        'ANSIBLE_COLLECTIONS_PATH': str(COLLECTIONS),
+        'ANSIBLE_STDOUT_CALLBACK': 'json_results',
+        'ANSIBLE_CALLBACK_PLUGINS': str(Path(__file__).resolve().parent / 'callback_plugins'),
+        'ANSIBLE_CALLBACK_RESULT_FORMAT': 'json',
+        'ANSIBLE_RETRY_FILES_ENABLED': 'false',
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_LOCALHOST_WARNING': 'false',
+        'ANSIBLE_HOST_KEY_CHECKING': 'false',
+        'ANSIBLE_ROLES_PATH': str(REPO / 'roles'),
+        'PATH': '%s:%s' % (BIN, env.get('PATH', '/usr/bin:/bin')),
+    })
+    env.pop('ANSIBLE_CONFIG', None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_playbook(workdir, playbook, extra_vars=None, check=False, diff=False, tags=None, env=None, args=()):
+    """Run a playbook on localhost with the venv's Python and return a PlaybookResult.
+
+    ``playbook`` is YAML text (written into ``workdir``) or the path of an existing playbook.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if isinstance(playbook, Path) or (isinstance(playbook, str) and '\n' not in playbook and playbook.endswith('.yml')):
+        path = Path(playbook)
+    else:
+        path = workdir / ('play-%d.yml' % time.monotonic_ns())
+        path.write_text(playbook)
+    inventory = workdir / 'inventory.ini'
+    inventory.write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
+    cmd = [str(BIN / 'ansible-playbook'), '-i', str(inventory), str(path)]
+    if extra_vars:
+        vars_file = workdir / ('vars-%d.json' % time.monotonic_ns())
+        vars_file.write_text(json.dumps(extra_vars))
+        cmd += ['-e', '@%s' % vars_file]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    if tags:
+        cmd += ['--tags', tags]
+    cmd += list(args)
+    proc = subprocess.run(cmd, cwd=str(workdir), env=ansible_env(env), capture_output=True, text=True, timeout=900, check=False)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        data = None
+    result = PlaybookResult(proc, data)
+    if data is None:
+        raise AssertionError('ansible-playbook printed no JSON (rc=%s)\nstdout:\n%s\nstderr:\n%s'
+                             % (proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+    return result
+
+
+@pytest.fixture
+def playbook(tmp_path):
+    """``playbook(yaml_or_path, **kwargs)`` runs ansible-playbook in this test's tmp dir."""
+    def _run(text, **kwargs):
+        return run_playbook(tmp_path, text, **kwargs)
+    return _run
+
+
+class DnsServer(object):
+    """dnsmasq on 127.0.0.1 and a high port, authoritative for the given names only.
+
+    Records come from a hosts file re-read on SIGHUP, so a test can change DNS while it runs.
+    Names under ``local_domains`` that have no record answer NXDOMAIN; names under
+    ``servfail_domains`` are forwarded to a closed port and answer SERVFAIL or time out.
+    """
+
+    def __init__(self, workdir, records=None, local_domains=('test',), servfail_domains=()):
+        self.address = '127.0.0.1'
+        self.port = free_port()
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.hosts_file = self.workdir / 'dns-hosts'
+        self.log_file = self.workdir / 'dnsmasq.log'
+        self.records = {}
+        self.set_records(records or {}, reload=False)
+        cmd = [DNSMASQ, '--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll',
+               '--bind-interfaces', '--listen-address=%s' % self.address, '--port=%d' % self.port,
+               '--addn-hosts=%s' % self.hosts_file, '--pid-file=', '--user=root', '--group=root',
+               '--cache-size=0', '--log-facility=%s' % self.log_file, '--log-queries']
+        cmd += ['--local=/%s/' % domain for domain in local_domains]
+        cmd += ['--server=/%s/127.0.0.1#9' % domain for domain in servfail_domains]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._wait_ready()
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('dnsmasq exited: %s' % self.proc.stderr.read().decode())
+            try:
+                with socket.create_connection((self.address, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError('dnsmasq did not start on port %d' % self.port)
+
+    def set_records(self, records, reload=True):
+        """Replace all records: ``{'prov.mpp.test': ['127.0.0.1', '::1'], ...}``."""
+        self.records = dict((name, list(addrs)) for name, addrs in records.items())
+        lines = ['%s %s' % (addr, name) for name, addrs in self.records.items() for addr in addrs]
+        self.hosts_file.write_text('\n'.join(lines) + '\n')
+        if reload:
+            self.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def dns_server(tmp_path):
+    """Factory: ``dns_server({'prov.mpp.test': ['127.0.0.1']})`` starts dnsmasq for this test."""
+    servers = []
+
+    def _start(records=None, **kwargs):
+        server = DnsServer(tmp_path / ('dns%d' % len(servers)), records, **kwargs)
+        servers.append(server)
+        return server
+    yield _start
+    for server in servers:
+        server.stop()
+
+
+def openssl(*args, input=None, check=True):
+    """Run the real openssl command line; returns CompletedProcess with text output."""
+    return subprocess.run(['openssl'] + list(args), input=input, capture_output=True, text=True,
+                          check=check, timeout=120)
