@@ -20,25 +20,14 @@ import subprocess
 import time
 from pathlib import Path
 
+from mpp_harness import free_port
+
 DNSMASQ = shutil.which('dnsmasq') or '/usr/sbin/dnsmasq'
 ROOT_TRUST_ANCHOR = '.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D'
 
 
-def _free_port():
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(('127.0.0.1', 0))
-            port = tcp.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                udp.bind(('127.0.0.1', port))
-        except OSError:
-            continue
-        return port
-
-
 def _start_dnsmasq(workdir, name, hosts, args):
-    port = _free_port()
+    port = free_port()
     hosts_file = Path(workdir) / ('%s-hosts' % name)
     hosts_file.write_text(''.join('%s %s\n' % (addr, host) for host, addrs in hosts.items() for addr in addrs))
     cmd = [DNSMASQ, '--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll', '--bind-interfaces',
@@ -121,7 +110,7 @@ class TlsServer(object):
     """``openssl s_server`` on 127.0.0.1:<free port> presenting ``cert``/``key``."""
 
     def __init__(self, cert, key, extra=()):
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = subprocess.Popen(['openssl', 's_server', '-accept', '127.0.0.1:%d' % self.port, '-cert', str(cert),
                                       '-key', str(key), '-quiet'] + list(extra),
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
