@@ -103,6 +103,31 @@ class _Fail(Exception):
     pass
 
 
+class _NotPlain(Exception):
+    pass
+
+
+def plain_data(value, looks_like_template):
+    """A copy of fleet data in plain Python types (no Ansible data tags), or ``_NotPlain`` if a
+    string may be a template or a value is of another type: then Ansible's templar resolves it."""
+    if isinstance(value, str):
+        if looks_like_template(value):
+            raise _NotPlain()
+        return str(value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return dict((plain_data(key, looks_like_template), plain_data(item, looks_like_template))
+                    for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain_data(item, looks_like_template) for item in value]
+    raise _NotPlain()
+
+
 class _Probe(object):
     """Stands in for ``phone`` (and ``phone_mac``...) while shared variables are resolved: any use
     of it marks the variable being resolved as per phone."""
@@ -223,6 +248,11 @@ class ActionModule(ActionBase):
         args['phones'] = phones
         return args
 
+    def _looks_like_template(self, text):
+        if hasattr(self._templar, 'is_possibly_template'):
+            return self._templar.is_possibly_template(text)
+        return '{{' in text or '{%' in text or '{#' in text  # pragma: no cover - ansible-core < 2.19
+
     def _mark(self, what):
         display.vv('phone_profiles: %s at %.2f s' % (what, time.time() - self._t0))
 
@@ -247,10 +277,15 @@ class ActionModule(ActionBase):
         seen_file = {}
         entries = []
         try:
-            # One call for the whole fleet is much faster than one per entry ...
-            resolved = self._templar.template(phones)
-        except Exception:  # pylint: disable=broad-except
-            resolved = None  # ... which is only needed to name the entry that fails
+            # Fleet data is almost always plain: copied without Ansible's data tags it needs no
+            # templating at all (at 100,000 phones templating the list costs about 15 s) ...
+            resolved = plain_data(phones, self._looks_like_template)
+        except _NotPlain:
+            try:
+                # ... otherwise one call for the whole fleet is much faster than one per entry ...
+                resolved = self._templar.template(phones)
+            except Exception:  # pylint: disable=broad-except
+                resolved = None  # ... which is only needed to name the entry that fails
         for index, phone in enumerate(phones):
             if resolved is not None:
                 phone = resolved[index]

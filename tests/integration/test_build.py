@@ -58,3 +58,9 @@ def test_role_documented(installed, name):
     proc = _doc(installed, '-t', 'role', 'phoneprov.mpp.%s' % name)
     assert proc.returncode == 0 and 'ERROR' not in proc.stderr, proc.stderr
     assert 'ENTRY POINT' in proc.stdout
+
+
+def test_fleet_vars_plugin_documented(installed):
+    proc = _doc(installed, '-t', 'vars', 'phoneprov.mpp.fleet')
+    assert proc.returncode == 0 and 'ERROR' not in proc.stderr, proc.stderr
+    assert 'phoneprov.mpp.fleet' in proc.stdout and 'directory' in proc.stdout and 'EXAMPLES' in proc.stdout
