@@ -2,14 +2,22 @@
 """Benchmark of phoneprov.mpp.phone_profiles against the ansible.builtin.template loop.
 
 One run, same machine, real ansible-playbook on localhost (loopback only, bounded):
-for each fleet size (default 1,000, 10,000 and 100,000 phones) the first push into an empty
-directory, a rerun with nothing to change and a run with one changed phone; a baseline
-playbook that only loads the same fleet (what Ansible itself costs for that much data); and
-an ansible.builtin.template loop over a sample (default 50 phones) whose per-phone cost is
-extrapolated. Wall time and peak RSS (of the largest process of the run, GNU time / getrusage)
-of each ansible-playbook, plus the module's own phase times (-vv). Writes a Markdown table.
+for each fleet size (default 1,000, 10,000 and 100,000 phones) and each way of keeping the fleet
+(layout, below) the first push into an empty directory, a rerun with nothing to change and a run
+with one changed phone; a baseline playbook that only loads the same fleet (what Ansible itself
+costs for that much data); and an ansible.builtin.template loop over a sample (default 50
+phones) whose per-phone cost is extrapolated. Wall time and peak RSS (of the largest process of
+the run, GNU time / getrusage) of each ansible-playbook, plus the module's own phase times (-vv).
+Writes a Markdown table.
+
+Layouts (where mpp_phones comes from):
+  fleet_plugin     fleet/all.yml (YAML) read by the phoneprov.mpp.fleet vars plugin
+  group_vars_json  group_vars/all/fleet.json
+  group_vars_yaml  group_vars/all/fleet.yml
+  vars_files       a JSON file in the play's vars_files (Ansible reloads it before every task)
 
     .venv/bin/python tests/bench/profiles_bench.py [--sizes 1000,10000,100000] [--sample 50]
+        [--layouts fleet_plugin,group_vars_json,group_vars_yaml,vars_files]
         [--out tests/bench/RESULTS-profiles.md]
 """
 
@@ -37,7 +45,7 @@ TIME_LIMIT = 900  # seconds per ansible-playbook run
 PUSH = """
 - hosts: localhost
   gather_facts: false
-  vars_files: [{fleet}]
+  {vars_files}
   vars:
     mpp_server_fqdn: prov.bench.test
     mpp_profiles_dest: {dest}
@@ -50,7 +58,7 @@ PUSH = """
 BASELINE = """
 - hosts: localhost
   gather_facts: false
-  vars_files: [{fleet}]
+  {vars_files}
   tasks:
     - name: count
       ansible.builtin.debug:
@@ -94,17 +102,43 @@ def fleet(count):
             for i in range(count)]
 
 
-def env():
+LAYOUTS = ('fleet_plugin', 'group_vars_json', 'group_vars_yaml', 'vars_files')
+
+
+def write_fleet(workdir, layout, data):
+    """Write the fleet where ``layout`` keeps it; return the vars_files line for the playbooks."""
+    if layout == 'fleet_plugin':
+        path = workdir / 'fleet' / 'all.yml'
+        text = yaml_dump(data)
+    elif layout == 'group_vars_yaml':
+        path = workdir / 'group_vars' / 'all' / 'fleet.yml'
+        text = yaml_dump({'mpp_phones': data})
+    else:
+        path = workdir / ('group_vars/all/fleet.json' if layout == 'group_vars_json' else 'fleet.json')
+        text = json.dumps({'mpp_phones': data})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return 'vars_files: [%s]' % path if layout == 'vars_files' else ''
+
+
+def yaml_dump(data):
+    import yaml  # pylint: disable=import-outside-toplevel
+    return yaml.dump(data, Dumper=getattr(yaml, 'CSafeDumper', yaml.SafeDumper), sort_keys=False, default_flow_style=False)
+
+
+def env(layout=None):
     out = dict(os.environ)
     out.update({'ANSIBLE_COLLECTIONS_PATH': str(COLLECTIONS), 'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
                 'ANSIBLE_RETRY_FILES_ENABLED': 'false', 'ANSIBLE_NOCOLOR': '1',
                 'ANSIBLE_LOCALHOST_WARNING': 'false', 'ANSIBLE_DEPRECATION_WARNINGS': 'false',
                 'PATH': '%s:%s' % (BIN, out.get('PATH', '/usr/bin:/bin'))})
     out.pop('ANSIBLE_CONFIG', None)
+    if layout == 'fleet_plugin':
+        out['ANSIBLE_VARS_ENABLED'] = 'host_group_vars,phoneprov.mpp.fleet'
     return out
 
 
-def run(workdir, text, label, verbose=False):
+def run(workdir, text, label, verbose=False, layout=None):
     """Run a playbook, return dict(seconds, rss_mb, phases, output)."""
     play = workdir / ('%s.yml' % label)
     play.write_text(text)
@@ -112,7 +146,7 @@ def run(workdir, text, label, verbose=False):
     if verbose:
         cmd.append('-vv')
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=str(workdir), env=env(), capture_output=True, text=True, timeout=TIME_LIMIT, check=False)
+    proc = subprocess.run(cmd, cwd=str(workdir), env=env(layout), capture_output=True, text=True, timeout=TIME_LIMIT, check=False)
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         raise SystemExit('%s failed (rc %d):\n%s\n%s' % (label, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
@@ -120,6 +154,30 @@ def run(workdir, text, label, verbose=False):
     phases = dict((what.strip(), float(at)) for what, at in re.findall(r'phone_profiles: ([^\n]*?) at ([0-9.]+) s', proc.stdout))
     return {'seconds': seconds, 'rss_mb': int(match.group(1)) / 1024.0 if match else None, 'phases': phases,
             'output': proc.stdout}
+
+
+def measure(workdir, layout, size):
+    """Baseline, first push, rerun and one changed phone for one fleet size and layout."""
+    workdir.mkdir()
+    data = fleet(size)
+    vars_files = write_fleet(workdir, layout, data)
+    dest = workdir / 'dest'
+    dest.mkdir()
+    push = PUSH.format(vars_files=vars_files, dest=dest)
+    base = run(workdir, BASELINE.format(vars_files=vars_files), 'baseline', layout=layout)
+    first = run(workdir, push, 'first', verbose=True, layout=layout)
+    rerun = run(workdir, push, 'rerun', verbose=True, layout=layout)
+    data[size // 2]['lines'][0]['display_name'] = 'Changed'
+    write_fleet(workdir, layout, data)
+    one = run(workdir, push, 'one', verbose=True, layout=layout)
+    files = len([name for name in os.listdir(dest) if name.endswith('.xml')])
+    assert files == size, 'expected %d profiles, found %d' % (size, files)
+    assert 'changed=0' in rerun['output'], rerun['output'][-2000:]
+    assert 'changed=1' in one['output'] and ': 1 rendered' in one['output'], one['output'][-2000:]
+    print('%7d phones, %s: baseline %.1f s, first push %.1f s, rerun %.1f s, one changed %.1f s, peak RSS %.0f MB'
+          % (size, layout, base['seconds'], first['seconds'], rerun['seconds'], one['seconds'], first['rss_mb']), flush=True)
+    shutil.rmtree(workdir)
+    return base, first, rerun, one
 
 
 def phase_text(phases):
@@ -130,9 +188,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--sizes', default='1000,10000,100000')
     parser.add_argument('--sample', type=int, default=50)
+    parser.add_argument('--layouts', default=','.join(LAYOUTS))
     parser.add_argument('--out', default=str(REPO / 'tests' / 'bench' / 'RESULTS-profiles.md'))
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(',')]
+    layouts = options.layouts.split(',')
+    unknown = set(layouts) - set(LAYOUTS)
+    if unknown:
+        parser.error('unknown layouts %s (known: %s)' % (', '.join(sorted(unknown)), ', '.join(LAYOUTS)))
     link = COLLECTIONS / 'ansible_collections' / 'phoneprov' / 'mpp'
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
@@ -147,30 +210,14 @@ def main():
         loop_dest.mkdir()
         loop = run(workdir, LOOP.format(fleet=sample_fleet, dest=loop_dest, template=TEMPLATE), 'loop')
         loop_rerun = run(workdir, LOOP.format(fleet=sample_fleet, dest=loop_dest, template=TEMPLATE), 'loop-rerun')
-        base_sample = run(workdir, BASELINE.format(fleet=sample_fleet), 'baseline-sample')
+        base_sample = run(workdir, BASELINE.format(vars_files='vars_files: [%s]' % sample_fleet), 'baseline-sample')
         per_phone = (loop['seconds'] - base_sample['seconds']) / options.sample
         per_phone_rerun = (loop_rerun['seconds'] - base_sample['seconds']) / options.sample
         print('template loop: %d phones %.1f s, rerun %.1f s -> %.3f s / %.3f s per phone'
               % (options.sample, loop['seconds'], loop_rerun['seconds'], per_phone, per_phone_rerun), flush=True)
         for size in sizes:
-            data = fleet(size)
-            fleet_file = workdir / ('fleet-%d.json' % size)
-            fleet_file.write_text(json.dumps({'mpp_phones': data}))
-            dest = workdir / ('dest-%d' % size)
-            dest.mkdir()
-            base = run(workdir, BASELINE.format(fleet=fleet_file), 'baseline-%d' % size)
-            first = run(workdir, PUSH.format(fleet=fleet_file, dest=dest), 'first-%d' % size, verbose=True)
-            rerun = run(workdir, PUSH.format(fleet=fleet_file, dest=dest), 'rerun-%d' % size, verbose=True)
-            data[size // 2]['lines'][0]['display_name'] = 'Changed'
-            fleet_file.write_text(json.dumps({'mpp_phones': data}))
-            one = run(workdir, PUSH.format(fleet=fleet_file, dest=dest), 'one-%d' % size, verbose=True)
-            files = len([name for name in os.listdir(dest) if name.endswith('.xml')])
-            assert files == size, 'expected %d profiles, found %d' % (size, files)
-            assert '"changed": false' in rerun['output'] or 'changed=0' in rerun['output']
-            rows.append((size, base, first, rerun, one))
-            print('%7d phones: baseline %.1f s, first push %.1f s, rerun %.1f s, one changed %.1f s, peak RSS %.0f MB'
-                  % (size, base['seconds'], first['seconds'], rerun['seconds'], one['seconds'], first['rss_mb']), flush=True)
-            shutil.rmtree(dest)
+            for layout in layouts:
+                rows.append((size, layout) + measure(workdir / ('%s-%d' % (layout, size)), layout, size))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -184,7 +231,8 @@ def write_results(options, rows, loop, loop_rerun, base_sample, per_phone, per_p
         'Written by `tests/bench/profiles_bench.py` on %s (%s, %d CPUs, Python %s), all in one run.'
         % (time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), platform.platform(), os.cpu_count(), platform.python_version()),
         'Every figure is the wall time of a whole `ansible-playbook` run on localhost (start-up, loading the',
-        'fleet from a JSON vars file, the task), with the role\'s default template. "baseline" is a playbook',
+        'fleet, the task), with the role\'s default template; "layout" is where the fleet is kept (see the',
+        'script: fleet_plugin = fleet/all.yml read by the phoneprov.mpp.fleet vars plugin). "baseline" is a playbook',
         'that only loads the same fleet and prints its length: what Ansible itself costs for that much data.',
         '"in task" is the phone_profiles task alone (from its `-vv` phase marks). Peak RSS is that of the',
         'largest process of the run (GNU time), which for big fleets is ansible-playbook holding `mpp_phones`.',
@@ -199,19 +247,19 @@ def write_results(options, rows, loop, loop_rerun, base_sample, per_phone, per_p
         '',
         '## phoneprov.mpp.phone_profiles',
         '',
-        '| phones | baseline | first push | rerun, nothing to change | one phone changed | first push in task | rerun in task | peak RSS baseline / push |',
-        '|---|---|---|---|---|---|---|---|',
+        '| phones | layout | baseline | first push | rerun, nothing to change | one phone changed | first push in task | rerun in task | peak RSS baseline / push |',
+        '|---|---|---|---|---|---|---|---|---|',
     ]
-    for size, base, first, rerun, one in rows:
+    for size, layout, base, first, rerun, one in rows:
         in_first = max(first['phases'].values()) if first['phases'] else float('nan')
         in_rerun = max(rerun['phases'].values()) if rerun['phases'] else float('nan')
-        lines.append('| %d | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s | %.0f / %.0f MB |'
-                     % (size, base['seconds'], first['seconds'], rerun['seconds'], one['seconds'], in_first, in_rerun,
+        lines.append('| %d | %s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s | %.0f / %.0f MB |'
+                     % (size, layout, base['seconds'], first['seconds'], rerun['seconds'], one['seconds'], in_first, in_rerun,
                         base['rss_mb'], max(first['rss_mb'], rerun['rss_mb'], one['rss_mb'])))
     lines += ['', '### Phases inside the task (seconds since the task started)', '']
-    for size, _base, first, rerun, one in rows:
+    for size, layout, _base, first, rerun, one in rows:
         for label, item in (('first push', first), ('rerun', rerun), ('one changed', one)):
-            lines.append('- %d phones, %s: %s' % (size, label, phase_text(item['phases'])))
+            lines.append('- %d phones, %s, %s: %s' % (size, layout, label, phase_text(item['phases'])))
     lines += ['', 'Targets (issue 5, this 2-core machine): 10,000 phones first push < 15 s, no-change rerun < 5 s;',
               '100,000 phones first push < 90 s; memory flat (no per-phone copy of the variable context).',
               '', 'CPU time of all runs: user %.0f s, system %.0f s. Load from other work on the machine during the run'
