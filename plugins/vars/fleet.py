@@ -22,7 +22,8 @@ description:
     origin, and reloads C(vars_files) before every task; for a fleet of 10,000 phones that is
     seconds per load, for 100,000 phones tens of seconds. This plugin parses with libyaml or the
     JSON parser into plain Python data, once per file and process (until the file changes).
-  - Values are data, never templates; a C({{ }}) in a phone entry stays as it is.
+  - A string value that contains a template (C({{ vault_sip_1001 }}), say) is a template, as it is
+    in C(group_vars/); every other value is plain data that nothing needs to template.
   - Every entry is checked when the file is read. A file that does not parse, a list item that is
     not a mapping, or an entry with a missing or malformed C(mac) fails the run naming the file
     and the entry. Duplicate MACs are caught by the modules that use the fleet.
@@ -91,6 +92,12 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.vars import BaseVarsPlugin
 
+try:  # ansible-core >= 2.19: only values marked trusted are templates
+    from ansible.template import trust_as_template
+except ImportError:  # pragma: no cover - older ansible-core templates every string
+    def trust_as_template(value):
+        return value
+
 try:
     from yaml import CSafeLoader as _YamlLoader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
@@ -152,7 +159,21 @@ def load_fleet_file(path, variable='mpp_phones', decrypt=None):
         except MACError as exc:
             hint = '' if isinstance(entry['mac'], str) else ' (YAML read it as a number: quote the MAC)'
             raise AnsibleParserError('%s: %s%s' % (_describe(path, index, entry), exc, hint))
-    return data
+    return _trust_templates(data)
+
+
+def _trust_templates(value):
+    """Mark strings that contain a template as trusted templates, in place, as Ansible does for
+    group_vars; the rest stays plain (and cheap: nothing needs to template it)."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _trust_templates(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _trust_templates(item)
+    elif isinstance(value, str) and ('{{' in value or '{%' in value):
+        return trust_as_template(value)
+    return value
 
 
 def _fleet_files(base):

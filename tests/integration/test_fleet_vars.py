@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """The phoneprov.mpp.fleet vars plugin in real ansible-playbook runs: fleet/ files become
-mpp_phones for the role, group/host precedence as group_vars, bad files stop the run naming the
+mpp_phones for the role (templates in them resolved as in group_vars), group/host precedence as group_vars, bad files stop the run naming the
 file, vault-encrypted files are decrypted with the run's vault secrets."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ PUSH = """
     mpp_profiles_dest: %s
     mpp_profiles_group: "0"
     mpp_profiles_create_dest: true
+    site_secret: from-the-play
   tasks:
     - name: fleet
       ansible.builtin.debug:
@@ -53,7 +54,7 @@ def test_fleet_files_are_mpp_phones_for_the_role(tmp_path):
     dest = tmp_path / 'docroot'
     write(tmp_path / 'fleet' / 'all' / 'a-site.yml',
           "- mac: '00:0e:08:ab:cd:01'\n  model: CP-8841-3PCC\n"
-          "  lines: [{user_id: '1001', password: p1, display_name: '{{ lookup(\"env\", \"HOME\") }}', proxy: sip.test}]\n"
+          "  lines: [{user_id: '1001', password: '{{ site_secret }}', display_name: 'Desk {{ 40 + 2 }}', proxy: sip.test}]\n"
           "- mac: '00:0e:08:ab:cd:02'\n")
     write(tmp_path / 'fleet' / 'all' / 'b-site.json', json.dumps({'mpp_phones': [{'mac': '000e08abcd03'}]}))
     run = run_playbook(tmp_path, PUSH % dest, env=ENABLED)
@@ -62,8 +63,9 @@ def test_fleet_files_are_mpp_phones_for_the_role(tmp_path):
     assert sorted(path.name for path in dest.iterdir() if path.suffix == '.xml') == \
         ['000e08abcd01.xml', '000e08abcd02.xml', '000e08abcd03.xml']
     first = profile(dest / '000e08abcd01.xml')
-    # Fleet values are data: the text is published as written, not looked up.
-    assert first['Display_Name_1_'] == '{{ lookup("env", "HOME") }}' and first['User_ID_1_'] == '1001'
+    # Templates in fleet files work as in group_vars (a vaulted secret referenced by name, say).
+    assert first['Display_Name_1_'] == 'Desk 42' and first['Password_1_'] == 'from-the-play'
+    assert first['User_ID_1_'] == '1001'
     again = run_playbook(tmp_path, PUSH % dest, env=ENABLED)
     assert again.changed == 0, again.stdout[-2000:]
     assert again.task('Publish one profile per phone')['counts']['unchanged'] == 3
