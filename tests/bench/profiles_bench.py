@@ -247,7 +247,8 @@ def write_results(options, rows, loop, loop_rerun, base_sample, per_phone, per_p
         '',
         '## phoneprov.mpp.phone_profiles',
         '',
-        '| phones | layout | baseline | first push | rerun, nothing to change | one phone changed | first push in task | rerun in task | peak RSS baseline / push |',
+        '| phones | layout | baseline | first push | rerun, nothing to change | one phone changed '
+        '| first push in task | rerun in task | peak RSS baseline / push |',
         '|---|---|---|---|---|---|---|---|---|',
     ]
     for size, layout, base, first, rerun, one in rows:
