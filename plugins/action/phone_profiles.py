@@ -32,6 +32,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import filter_loader, test_loader
 from ansible.utils.display import Display
 from jinja2 import Environment as Jinja2Environment, nodes as jinja2_nodes
 
@@ -53,6 +54,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import (
     ProfileCodecError, decode_profile, encode_profile, key_bytes,
 )
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import DirectTemplate, NotDirect, is_plain, plain_copy
 
 MODULE = 'phoneprov.mpp.phone_profiles'
 _MACRO = re.compile(r'\$(MAU|MAC|MA)|\{\{\s*mac\s*\}\}')
@@ -185,8 +187,8 @@ class ActionModule(ActionBase):
             payload_path = os.path.join(local_tmp, 'payload')
             rendered = self._render_all(args, entries, templates, task_vars, host_hashes, payload_path)
             matched = rendered['matched']
-            self._mark('%d profiles: %d rendered, %d unchanged (%d render workers)'
-                       % (len(entries), rendered['rendered'], matched, rendered['workers']))
+            self._mark('%d profiles: %d rendered, %d unchanged (%d render workers, %d rendered directly)'
+                       % (len(entries), rendered['rendered'], matched, rendered['workers'], rendered['direct']))
             if rendered['fresh'] == len(entries) and (not args['prune'] or inventory.get('managed') == matched):
                 # Nothing to write, prune or record: the host need not see a payload at all.
                 macs = [entry[1] for entry in entries]
@@ -439,6 +441,9 @@ class ActionModule(ActionBase):
         # a small layer per render instead of the whole variable context.
         base = shared if cacheable and not per_phone else collections.ChainMap(shared, task_vars)
         self._mark('%d template variables resolved once for all phones, %d per phone' % (len(shared), len(per_phone)))
+        direct = {}
+        if args['direct_render'] and cacheable and not per_phone:
+            direct = self._direct_templates(templates, names, shared)
         workers = args['render_workers']
         if workers == 0:
             workers = min(os.cpu_count() or 1, 4)
@@ -455,7 +460,7 @@ class ActionModule(ActionBase):
                 status = 1
                 try:
                     stats = self._render_part(args, parts[number], templates, base, templar,
-                                              context_digest, host_hashes, paths[number])
+                                              context_digest, host_hashes, paths[number], direct)
                     with open(paths[number] + '.json', 'w') as handle:
                         json.dump(stats, handle)
                     status = 0
@@ -474,7 +479,7 @@ class ActionModule(ActionBase):
         results = [None] * len(parts)
         try:
             results[0] = self._render_part(args, parts[0], templates, base, templar, context_digest,
-                                           host_hashes, paths[0], progress=(len(parts), len(entries)))
+                                           host_hashes, paths[0], direct, progress=(len(parts), len(entries)))
         except _Fail as exc:
             results[0] = {'error': to_text(exc)}
         finally:
@@ -498,11 +503,67 @@ class ActionModule(ActionBase):
             for ma, text in result['samples']:
                 if len(samples) < args['diff_count']:
                     samples[ma] = text
-        total = dict((key, sum(result[key] for result in results)) for key in ('matched', 'rendered', 'fresh'))
+        total = dict((key, sum(result[key] for result in results)) for key in ('matched', 'rendered', 'fresh', 'direct'))
         total.update(samples=samples, workers=len(parts))
         return total
 
-    def _render_part(self, args, entries, templates, base, templar, context_digest, host_hashes, part_path, progress=None):
+    def _direct_templates(self, templates, names, shared):
+        """Templates that plain Jinja2 may render (see plugin_utils/direct_render.py): name ->
+        [DirectTemplate, plain variables, verified]. Only when every variable the templates read
+        is shared plain data (no lookups, no hostvars, nothing resolved per phone)."""
+        try:
+            shared_plain = plain_copy(shared)
+        except NotDirect as exc:
+            display.vv('phone_profiles: rendering through Ansible\'s templar: %s' % exc)
+            return {}
+        direct = {}
+        for name, (text, _path, tvars) in templates.items():
+            if any(key in names and not is_plain(value) for key, value in tvars.items()):
+                display.vv('phone_profiles: template %s reads a template variable that is not plain data; '
+                           'rendered through Ansible\'s templar' % name)
+                continue
+            variables = dict(shared_plain)
+            variables.update((key, plain_copy(value)) for key, value in tvars.items() if is_plain(value))
+            try:
+                direct[name] = [DirectTemplate(text, filter_loader, test_loader), variables, False]
+            except NotDirect as exc:
+                display.vv('phone_profiles: template %s is rendered through Ansible\'s templar: %s' % (name, exc))
+        return direct
+
+    def _render_one(self, templar, text_template, layer, phone_variables, direct_entry):
+        """The profile text for one phone, and whether plain Jinja2 rendered it.
+
+        A direct render that raises goes to Ansible's templar (its result or its error). The first
+        direct render of each template is checked against the templar's; any difference sends the
+        template back to the templar for the rest of the run."""
+        if direct_entry is not None and direct_entry[0] is not None:
+            variables = dict(direct_entry[1])
+            variables.update(phone_variables)
+            try:
+                text = direct_entry[0].render(variables)
+            except Exception:  # pylint: disable=broad-except
+                text = None
+            if text is not None:
+                if direct_entry[2]:
+                    return text, True
+                expected = self._templar_render(templar, text_template, layer, phone_variables)
+                if expected == text:
+                    direct_entry[2] = True
+                    return text, True
+                display.vv('phone_profiles: plain Jinja2 and Ansible render a template differently; '
+                           'rendering it through Ansible\'s templar')
+                direct_entry[0] = None
+                return expected, False
+        return self._templar_render(templar, text_template, layer, phone_variables), False
+
+    @staticmethod
+    def _templar_render(templar, text_template, layer, phone_variables):
+        templar.available_variables = collections.ChainMap(phone_variables, layer)
+        text = templar.template(text_template, escape_backslashes=False, overrides=TEMPLATE_OVERRIDES)
+        return text if isinstance(text, str) else to_text(text)
+
+    def _render_part(self, args, entries, templates, base, templar, context_digest, host_hashes, part_path, direct,
+                     progress=None):
         """Render one contiguous part of the fleet into ``part_path``.
 
         ``progress`` is ``(parts, phones)`` for the part this process renders itself: a long push
@@ -513,7 +574,7 @@ class ActionModule(ActionBase):
         check_mode = self._play_context.check_mode
         diff_left = max(args['diff_count'], 0) if self._play_context.diff else 0
         samples = []
-        matched = rendered = fresh = 0
+        matched = rendered = fresh = directly = 0
         compressor = zlib.compressobj(1)
         layers = dict((name, collections.ChainMap(item[2], base)) for name, item in templates.items())
         with open(part_path, 'wb') as payload:
@@ -539,17 +600,14 @@ class ActionModule(ActionBase):
                     header.update(h=host[0], n=-1)
                     payload.write(compressor.compress(json.dumps(header, separators=(',', ':')).encode('utf-8') + b'\n'))
                     continue
-                text_template, _path, _tvars = templates[template]
-                templar.available_variables = collections.ChainMap(
-                    {'phone': phone, 'phone_mac': ma, 'phone_mac_colon': mac_colon(ma), 'phone_filename': filename},
-                    layers[template])
+                phone_variables = {'phone': phone, 'phone_mac': ma, 'phone_mac_colon': mac_colon(ma), 'phone_filename': filename}
                 try:
-                    text = templar.template(text_template, escape_backslashes=False, overrides=TEMPLATE_OVERRIDES)
+                    text, was_direct = self._render_one(templar, templates[template][0], layers[template], phone_variables,
+                                                        direct.get(template))
                 except Exception as exc:  # pylint: disable=broad-except
                     raise _Fail('%s: template %s failed: %s' % (_describe(index, phone), template, to_native(exc)))
                 rendered += 1
-                if not isinstance(text, str):
-                    text = to_text(text)
+                directly += was_direct
                 plain = to_bytes(text, errors='surrogate_or_strict')
                 try:
                     check_flat_profile(plain)
@@ -579,7 +637,7 @@ class ActionModule(ActionBase):
                 if content:
                     payload.write(compressor.compress(content))
             payload.write(compressor.flush())
-        return {'matched': matched, 'rendered': rendered, 'fresh': fresh, 'samples': samples}
+        return {'matched': matched, 'rendered': rendered, 'fresh': fresh, 'direct': directly, 'samples': samples}
 
     # -- step 4: the managed host -------------------------------------------------------------------
 

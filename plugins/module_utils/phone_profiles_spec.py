@@ -32,6 +32,7 @@ def task_argument_spec(path_type='path'):
         manifest=dict(type='str', default='.phone_profiles.json'),
         diff_count=dict(type='int', default=3),
         render_cache=dict(type='bool', default=True),
+        direct_render=dict(type='bool', default=True),
         render_workers=dict(type='int', default=0),
         mode=dict(type='raw', default='0640'),
         owner=dict(type='str'),

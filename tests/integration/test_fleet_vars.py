@@ -127,3 +127,25 @@ def test_vault_encrypted_fleet_file_is_decrypted_with_the_run_secrets(tmp_path):
                            input=data, capture_output=True, check=True).stdout
     assert ElementTree.fromstring(plain).tag == 'flat-profile'
     assert 'phone-key-one' not in run.stdout
+
+
+def test_fleet_next_to_the_playbook_and_stage_task_keeps_it_out_of_inventory_syncs(tmp_path):
+    # The AWX layout (docs/awx.md): the fleet sits next to the project's playbooks, not next to the
+    # inventory source, and `stage = task` keeps it out of `ansible-inventory --list` (an inventory sync).
+    project = tmp_path / 'project'
+    write(project / 'show.yml', SHOW)
+    write(project / 'fleet' / 'all' / 'berlin.yml', "- mac: '000e08000031'\n- mac: '000e08000032'\n")
+    elsewhere = tmp_path / 'inventory-source'
+    at_task = dict(ENABLED, PHONEPROV_MPP_FLEET_STAGE='task')
+    run = run_playbook(elsewhere, project / 'show.yml', env=at_task)
+    assert run.task('fleet')['msg'] == ['000e08000031', '000e08000032']
+
+    def inventory_list(env):
+        proc = subprocess.run([str(BIN / 'ansible-inventory'), '-i', str(elsewhere / 'inventory.ini'),
+                               '--playbook-dir', str(project), '--list'],
+                              cwd=str(elsewhere), env=ansible_env(env), capture_output=True, text=True, timeout=120, check=True)
+        return json.loads(proc.stdout)
+
+    assert 'mpp_phones' not in json.dumps(inventory_list(at_task))
+    # The same sync with the plugin at every stage would import the fleet into the inventory.
+    assert '000e08000031' in json.dumps(inventory_list(ENABLED))

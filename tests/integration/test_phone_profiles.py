@@ -421,3 +421,53 @@ def test_variable_built_from_phone_is_resolved_per_phone(playbook, tmp_path):
     again = playbook(play(dest, template), extra_vars={'fleet': fleet})
     result = again.task('push')
     assert result['changed'] is False and result['rendered'] == 3  # no render cache with per-phone variables
+
+
+DIRECT_TEMPLATE = """{# filters of Ansible, of this collection and of Jinja2, as a custom template may use them #}
+<flat-profile>
+  <Station_Name>{{ phone.mac | phoneprov.mpp.mac_colon | upper }}</Station_Name>
+  <Text_Logo>{{ phone.logo | default(site_fqdn) | regex_replace('[.]', '-') | e }}</Text_Logo>
+  <Users>{{ [phone.user, phone_mac] | map('upper') | join(';') }}</Users>
+  <Enable>{{ 'Yes' if (phone.enabled | default('yes')) | bool else 'No' }}</Enable>
+  <Note>{{ phone.note }}</Note>
+{% for name, value in (phone.parameters | default({})).items() %}
+  <{{ name }}>{{ (('Yes' if value else 'No') if value is boolean else value) | e }}</{{ name }}>
+{% endfor %}
+  <Json>{{ {'u': phone.user} | to_json | e }}</Json>
+</flat-profile>
+
+"""
+
+
+def test_direct_render_gives_the_templars_bytes_and_the_templars_errors(playbook, tmp_path):
+    template = tmp_path / 'direct.xml.j2'
+    template.write_text(DIRECT_TEMPLATE)
+    fleet = phones(1200)
+    for number, phone in enumerate(fleet):
+        phone.update(note=None if number % 3 == 0 else 'n-%d' % number, enabled='no' if number % 5 == 0 else True,
+                     parameters={'Screen_Saver_Enable': number % 2 == 0, 'Count': number, 'Ratio': 0.5, 'Empty': None})
+        if number % 7 == 0:
+            phone['logo'] = 'Ä.B&C'
+    outputs = {}
+    for direct in (True, False):
+        dest = tmp_path / ('direct-%s' % direct)
+        dest.mkdir()
+        run = playbook(play(dest, template, direct_render=direct, render_workers=2), extra_vars={'fleet': fleet})
+        assert run.task("push").get("counts", {}).get("created") == 1200, run.task("push").get("msg")
+        outputs[direct] = dict((name, (dest / name).read_bytes()) for name in os.listdir(dest) if name.endswith('.xml'))
+    assert len(outputs[True]) == 1200 and outputs[True] == outputs[False]
+    sample = parse(tmp_path / 'direct-True' / ('%s.xml' % ma(fleet[0])))
+    assert sample['Note'] == '' and sample['Enable'] == 'No' and sample['Screen_Saver_Enable'] == 'Yes'
+    assert sample['Users'] == '1000;020000000000' and sample['Text_Logo'] == 'Ä-B&C'
+    # A phone the template cannot render fails with Ansible's own message either way.
+    broken = [dict(phone) for phone in fleet]
+    del broken[700]['user']
+    messages = {}
+    for direct in (True, False):
+        dest = tmp_path / ('direct-%s' % direct)
+        before = snapshot(dest)
+        run = playbook(play(dest, template, direct_render=direct, render_workers=2), extra_vars={'fleet': broken})
+        messages[direct] = run.task('push')['msg']
+        assert snapshot(dest) == before
+    assert messages[True] == messages[False]
+    assert messages[True].startswith('phone #701 (mac %s): template' % fleet[700]['mac']) and 'user' in messages[True]
