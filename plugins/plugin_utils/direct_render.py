@@ -38,6 +38,15 @@ class NotDirect(Exception):
     """This template (or this render) is left to Ansible's templar."""
 
 
+def _as_ansible_outputs(value):
+    """Containers as Ansible writes them into a template: tuples become lists, at any depth."""
+    if type(value) in (list, tuple):  # pylint: disable=unidiomatic-typecheck
+        return [_as_ansible_outputs(item) for item in value]
+    if type(value) is dict:  # pylint: disable=unidiomatic-typecheck
+        return dict((_as_ansible_outputs(key), _as_ansible_outputs(item)) for key, item in value.items())
+    return value
+
+
 def _finalize(value):
     # Ansible renders None as an empty string in a template of several parts; a callable (a dict
     # method named without a call, say) is an error there: leave that to Ansible.
@@ -45,6 +54,8 @@ def _finalize(value):
         return ''
     if callable(value):
         raise NotDirect('a callable in output')
+    if isinstance(value, (list, tuple, dict)):
+        return _as_ansible_outputs(value)
     return value
 
 

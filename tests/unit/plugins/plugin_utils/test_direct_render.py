@@ -76,6 +76,9 @@ def test_role_template_renders_exactly_as_the_templar(encrypt, phone):
     '{% if flag %}\nyes\n{% endif %}\nend',       # trim_blocks
     '  {% if flag %}x{% endif %}',                # no lstrip_blocks
     '{{ "<&>" | e }} {{ "ü" }}',
+    '{{ nested.items() | list }} {{ (1, (2, 3)) }} {{ {"t": (1, 2)} }}',  # tuples are written as lists
+    "{{ nothing ~ 'x' }} {{ [nothing, 1] }} {{ nothing | string }} {{ nothing is none }} {{ nothing | default('q', true) }}",
+    "{{ nested | dict2items }} {{ '%05d' | format(7) }} {{ 10 / 4 }} {{ 0.1 * 2 }} {{ 10 ** 20 }} {{ text.split('l') }}",
     '{{ mac | phoneprov.mpp.mac }} {{ mac | phoneprov.mpp.mac_colon }}',
 ])
 def test_expressions_render_as_the_templar(text):
