@@ -54,7 +54,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import (
     ProfileCodecError, decode_profile, encode_profile, key_bytes,
 )
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import DirectTemplate, NotDirect, is_plain, plain_copy
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import DirectTemplate, NotDirect, is_plain, plain_data
 
 MODULE = 'phoneprov.mpp.phone_profiles'
 _MACRO = re.compile(r'\$(MAU|MAC|MA)|\{\{\s*mac\s*\}\}')
@@ -105,23 +105,13 @@ class _Fail(Exception):
     pass
 
 
-def plain_data(value, resolve_string):
-    """A copy of a fleet entry in plain Python types, without Ansible's data tags; each string goes
-    through ``resolve_string`` (which templates only strings that may be templates)."""
-    if isinstance(value, str):
-        return resolve_string(value)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, dict):
-        return dict((str(key) if isinstance(key, str) else key, plain_data(item, resolve_string))
-                    for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [plain_data(item, resolve_string) for item in value]
-    return value
+class _DirectRender(object):
+    """A template rendered by plain Jinja2 over its plain variables, until the templar disagrees."""
+
+    __slots__ = ('name', 'template', 'variables', 'verified')
+
+    def __init__(self, name, template, variables):
+        self.name, self.template, self.variables, self.verified = name, template, variables, False
 
 
 class _Probe(object):
@@ -508,11 +498,11 @@ class ActionModule(ActionBase):
         return total
 
     def _direct_templates(self, templates, names, shared):
-        """Templates that plain Jinja2 may render (see plugin_utils/direct_render.py): name ->
-        [DirectTemplate, plain variables, verified]. Only when every variable the templates read
-        is shared plain data (no lookups, no hostvars, nothing resolved per phone)."""
+        """Templates that plain Jinja2 may render (see plugin_utils/direct_render.py), by name.
+        Only when every variable the templates read is shared plain data (no lookups, no
+        hostvars, nothing resolved per phone)."""
         try:
-            shared_plain = plain_copy(shared)
+            shared_plain = plain_data(shared, strict=True)
         except NotDirect as exc:
             display.vv('phone_profiles: rendering through Ansible\'s templar: %s' % exc)
             return {}
@@ -523,36 +513,36 @@ class ActionModule(ActionBase):
                            'rendered through Ansible\'s templar' % name)
                 continue
             variables = dict(shared_plain)
-            variables.update((key, plain_copy(value)) for key, value in tvars.items() if is_plain(value))
+            variables.update((key, plain_data(value, strict=True)) for key, value in tvars.items() if is_plain(value))
             try:
-                direct[name] = [DirectTemplate(text, filter_loader, test_loader), variables, False]
+                direct[name] = _DirectRender(name, DirectTemplate(text, filter_loader, test_loader), variables)
             except NotDirect as exc:
                 display.vv('phone_profiles: template %s is rendered through Ansible\'s templar: %s' % (name, exc))
         return direct
 
-    def _render_one(self, templar, text_template, layer, phone_variables, direct_entry):
+    def _render_one(self, templar, text_template, layer, phone_variables, direct):
         """The profile text for one phone, and whether plain Jinja2 rendered it.
 
         A direct render that raises goes to Ansible's templar (its result or its error). The first
         direct render of each template is checked against the templar's; any difference sends the
         template back to the templar for the rest of the run."""
-        if direct_entry is not None and direct_entry[0] is not None:
-            variables = dict(direct_entry[1])
+        if direct is not None and direct.template is not None:
+            variables = dict(direct.variables)
             variables.update(phone_variables)
             try:
-                text = direct_entry[0].render(variables)
+                text = direct.template.render(variables)
             except Exception:  # pylint: disable=broad-except
                 text = None
             if text is not None:
-                if direct_entry[2]:
+                if direct.verified:
                     return text, True
                 expected = self._templar_render(templar, text_template, layer, phone_variables)
                 if expected == text:
-                    direct_entry[2] = True
+                    direct.verified = True
                     return text, True
-                display.vv('phone_profiles: plain Jinja2 and Ansible render a template differently; '
-                           'rendering it through Ansible\'s templar')
-                direct_entry[0] = None
+                display.vv('phone_profiles: plain Jinja2 and Ansible render template %s differently; '
+                           'rendering it through Ansible\'s templar' % direct.name)
+                direct.template = None
                 return expected, False
         return self._templar_render(templar, text_template, layer, phone_variables), False
 

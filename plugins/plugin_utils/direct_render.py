@@ -170,10 +170,14 @@ def is_plain(value, depth=0):
     return False
 
 
-def plain_copy(value):
-    """``value`` in exact builtin types (Ansible's tagged str and lazy containers become plain)."""
+def plain_data(value, resolve_string=str.__str__, strict=False):
+    """A copy of ``value`` in exact builtin types, without Ansible's data tags or lazy containers.
+
+    Each string goes through ``resolve_string`` (by default an exact ``str`` copy). A value of any
+    other type is kept as it is, or with ``strict`` refused with NotDirect.
+    """
     if isinstance(value, str):
-        return str.__str__(value)
+        return resolve_string(value)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -181,7 +185,10 @@ def plain_copy(value):
     if isinstance(value, float):
         return float(value)
     if isinstance(value, dict):
-        return dict((plain_copy(key), plain_copy(item)) for key, item in value.items())
+        return dict((str.__str__(key) if isinstance(key, str) else key, plain_data(item, resolve_string, strict))
+                    for key, item in value.items())
     if isinstance(value, (list, tuple)):
-        return [plain_copy(item) for item in value]
-    raise NotDirect('a %s is not plain data' % type(value).__name__)
+        return [plain_data(item, resolve_string, strict) for item in value]
+    if strict:
+        raise NotDirect('a %s is not plain data' % type(value).__name__)
+    return value

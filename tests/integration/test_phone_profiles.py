@@ -471,3 +471,21 @@ def test_direct_render_gives_the_templars_bytes_and_the_templars_errors(playbook
         assert snapshot(dest) == before
     assert messages[True] == messages[False]
     assert messages[True].startswith('phone #701 (mac %s): template' % fleet[700]['mac']) and 'user' in messages[True]
+
+
+def test_template_plain_jinja2_renders_differently_still_gets_the_templars_bytes(playbook, tmp_path):
+    # `dict.items()` is a list in Ansible's templates and a dict_items view in plain Jinja2: the
+    # first phone's cross-check sees the difference and the template goes back to the templar.
+    template = tmp_path / 'differs.xml.j2'
+    template.write_text('<flat-profile><Kind>{{ {"a": 1}.items() | type_debug }}</Kind>'
+                        '<User_ID_1_>{{ phone.user }}</User_ID_1_></flat-profile>\n')
+    fleet = phones(600)
+    outputs = {}
+    for direct in (True, False):
+        dest = tmp_path / ('differs-%s' % direct)
+        dest.mkdir()
+        run = playbook(play(dest, template, direct_render=direct), extra_vars={'fleet': fleet})
+        assert run.task('push').get('counts', {}).get('created') == 600, run.task('push').get('msg')
+        outputs[direct] = dict((name, (dest / name).read_bytes()) for name in os.listdir(dest) if name.endswith('.xml'))
+    assert outputs[True] == outputs[False]
+    assert parse(tmp_path / 'differs-True' / ('%s.xml' % ma(fleet[599]))) == {'Kind': 'list', 'User_ID_1_': '1599'}

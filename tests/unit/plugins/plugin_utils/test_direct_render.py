@@ -11,7 +11,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import filter_loader, test_loader
 from ansible.template import Templar, trust_as_template
 
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import DirectTemplate, NotDirect, is_plain, plain_copy
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import DirectTemplate, NotDirect, is_plain, plain_data
 
 REPO = Path(__file__).resolve().parents[4]
 ROLE_TEMPLATES = REPO / 'roles' / 'phone_profiles' / 'templates'
@@ -107,6 +107,11 @@ def test_plain_data_checks():
     assert is_plain({'a': [1, 2.5, None, True, 'text']})
     assert not is_plain({'a': '{{ template }}'})
     assert not is_plain({'a': object()})
-    assert type(plain_copy(trust_as_template('x'))) is str  # pylint: disable=unidiomatic-typecheck
+    copied = plain_data({trust_as_template('k'): [trust_as_template('x'), (1, 2.5)]})
+    assert copied == {'k': ['x', [1, 2.5]]}
+    assert [type(key) for key in copied] == [str] and type(copied['k'][0]) is str  # pylint: disable=unidiomatic-typecheck
+    assert plain_data({'a': 'b'}, resolve_string=str.upper) == {'a': 'B'}
+    marker = object()
+    assert plain_data([marker])[0] is marker
     with pytest.raises(NotDirect):
-        plain_copy({'a': object()})
+        plain_data({'a': object()}, strict=True)
