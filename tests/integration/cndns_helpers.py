@@ -14,40 +14,13 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-from mpp_harness import free_port
+from mpp_harness import DnsServer, free_port, wait_for_port
 
-DNSMASQ = shutil.which('dnsmasq') or '/usr/sbin/dnsmasq'
 ROOT_TRUST_ANCHOR = '.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D'
-
-
-def _start_dnsmasq(workdir, name, hosts, args):
-    port = free_port()
-    hosts_file = Path(workdir) / ('%s-hosts' % name)
-    hosts_file.write_text(''.join('%s %s\n' % (addr, host) for host, addrs in hosts.items() for addr in addrs))
-    cmd = [DNSMASQ, '--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll', '--bind-interfaces',
-           '--listen-address=127.0.0.1', '--port=%d' % port, '--addn-hosts=%s' % hosts_file, '--pid-file=',
-           '--user=root', '--group=root', '--log-facility=%s' % (Path(workdir) / ('%s.log' % name)),
-           '--log-queries'] + list(args)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError('dnsmasq exited: %s' % proc.stderr.read().decode())
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError('dnsmasq did not start on port %d' % port)
-            time.sleep(0.05)
-    return proc, port
 
 
 class DnsLab(object):
@@ -57,29 +30,22 @@ class DnsLab(object):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.address = '127.0.0.1'
-        self.procs = []
-        upstream, upstream_port = _start_dnsmasq(
-            self.workdir, 'upstream', dict((name, ['192.0.2.99']) for name in servfail_names),
-            ['--local=/sf/', '--cache-size=0'])
-        self.procs.append(upstream)
-        args = ['--local=/test/', '--cache-size=150', '--dnssec', '--trust-anchor=%s' % ROOT_TRUST_ANCHOR,
-                '--server=127.0.0.1#%d' % upstream_port]
+        upstream = DnsServer(self.workdir, dict((name, ['192.0.2.99']) for name in servfail_names),
+                             local_domains=('sf',), name='upstream')
+        args = ['--dnssec', '--trust-anchor=%s' % ROOT_TRUST_ANCHOR, '--server=127.0.0.1#%d' % upstream.port]
         args += ['--txt-record=%s,no-address-here' % name for name in empty_names]
-        front, self.port = _start_dnsmasq(self.workdir, 'front', records, args)
-        self.procs.append(front)
+        self.servers = [upstream]
+        # DNSSEC validation needs dnsmasq's cache.
+        front = DnsServer(self.workdir, records, name='front', cache_size=150, extra_args=args)
+        self.servers.append(front)
+        self.port = front.port
 
     def log(self):
         return (self.workdir / 'front.log').read_text()
 
     def stop(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        for server in self.servers:
+            server.stop()
 
 
 class SilentDns(object):
@@ -114,18 +80,7 @@ class TlsServer(object):
         self.proc = subprocess.Popen(['openssl', 's_server', '-accept', '127.0.0.1:%d' % self.port, '-cert', str(cert),
                                       '-key', str(key), '-quiet'] + list(extra),
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError('openssl s_server exited: %s' % self.proc.stderr.read().decode())
-            try:
-                with socket.create_connection(('127.0.0.1', self.port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError('openssl s_server did not start')
-                time.sleep(0.05)
+        wait_for_port(self.port, 'openssl s_server', self.proc)
 
     def stop(self):
         if self.proc.poll() is None:

@@ -153,43 +153,52 @@ def playbook(tmp_path):
     return _run
 
 
+def wait_for_port(port, what, proc=None, address='127.0.0.1', timeout=10, log=None):
+    """Wait until ``address:port`` accepts TCP connections (dnsmasq, nginx and openssl s_server
+    all listen on TCP); RuntimeError naming ``what`` if ``proc`` exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError('%s exited: %s' % (what, proc.stderr.read().decode() if proc.stderr else proc.returncode))
+        try:
+            with socket.create_connection((address, port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                if proc is not None:
+                    proc.kill()
+                raise RuntimeError('%s did not start on port %d%s' % (what, port, (': ' + log()) if log else ''))
+            time.sleep(0.05)
+
+
 class DnsServer(object):
     """dnsmasq on 127.0.0.1 and a high port, authoritative for the given names only.
 
     Records come from a hosts file re-read on SIGHUP, so a test can change DNS while it runs.
     Names under ``local_domains`` that have no record answer NXDOMAIN; names under
     ``servfail_domains`` are forwarded to a closed port and answer SERVFAIL or time out.
+    ``name`` names its files in ``workdir``; ``extra_args`` go to dnsmasq as they are.
     """
 
-    def __init__(self, workdir, records=None, local_domains=('test',), servfail_domains=()):
+    def __init__(self, workdir, records=None, local_domains=('test',), servfail_domains=(), name='dnsmasq',
+                 cache_size=0, extra_args=()):
         self.address = '127.0.0.1'
         self.port = free_port()
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.hosts_file = self.workdir / 'dns-hosts'
-        self.log_file = self.workdir / 'dnsmasq.log'
+        self.hosts_file = self.workdir / ('%s-hosts' % name)
+        self.log_file = self.workdir / ('%s.log' % name)
         self.records = {}
         self.set_records(records or {}, reload=False)
         cmd = [DNSMASQ, '--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll',
                '--bind-interfaces', '--listen-address=%s' % self.address, '--port=%d' % self.port,
                '--addn-hosts=%s' % self.hosts_file, '--pid-file=', '--user=root', '--group=root',
-               '--cache-size=0', '--log-facility=%s' % self.log_file, '--log-queries']
+               '--cache-size=%d' % cache_size, '--log-facility=%s' % self.log_file, '--log-queries']
         cmd += ['--local=/%s/' % domain for domain in local_domains]
         cmd += ['--server=/%s/127.0.0.1#9' % domain for domain in servfail_domains]
+        cmd += list(extra_args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self._wait_ready()
-
-    def _wait_ready(self):
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError('dnsmasq exited: %s' % self.proc.stderr.read().decode())
-            try:
-                with socket.create_connection((self.address, self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError('dnsmasq did not start on port %d' % self.port)
+        wait_for_port(self.port, 'dnsmasq', self.proc, self.address)
 
     def set_records(self, records, reload=True):
         """Replace all records: ``{'prov.mpp.test': ['127.0.0.1', '::1'], ...}``."""

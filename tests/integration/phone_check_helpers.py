@@ -20,9 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -31,13 +29,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-_COLLECTIONS = REPO / '.build' / 'collections'
-if str(_COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(_COLLECTIONS))
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import COLLECTIONS, NGINX, free_port, wait_for_port
 
-NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _write_key(path, key):
@@ -94,12 +90,6 @@ class LabPKI(object):
         cert_path.write_text(pki.certificate_pem(cert))
         _write_key(key_path, key)
         return str(cert_path), str(key_path)
-
-
-def free_tcp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 NGINX_CONF = '''
@@ -161,7 +151,7 @@ class Nginx(object):
         self.ports = {}
         servers = []
         for name, (cert, key) in (('good', pki.good), ('untrusted', pki.untrusted), ('expired', pki.expired)):
-            port = free_tcp_port()
+            port = free_port()
             self.ports[name] = port
             servers.append(NGINX_SERVER.format(port=port, cert=cert, key=key, client_ca=pki.client_ca.path,
                                                docroot=self.docroot, prefix=self.prefix))
@@ -179,14 +169,7 @@ class Nginx(object):
         self._wait()
 
     def _wait(self):
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(('127.0.0.1', self.ports['good']), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError('nginx did not start: %s' % (self.prefix / 'error.log').read_text())
+        wait_for_port(self.ports['good'], 'nginx', log=lambda: (self.prefix / 'error.log').read_text())
 
     def stop(self):
         pid_file = self.prefix / 'nginx.pid'
