@@ -169,7 +169,7 @@ class Nginx(object):
         self._wait()
 
     def _wait(self):
-        wait_for_port(self.ports['good'], 'nginx', log=lambda: (self.prefix / 'error.log').read_text())
+        wait_for_port(self.ports['good'], 'nginx', log=(self.prefix / 'error.log').read_text)
 
     def stop(self):
         pid_file = self.prefix / 'nginx.pid'
