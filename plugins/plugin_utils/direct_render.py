@@ -34,6 +34,16 @@ _EXTENSIONS = ['jinja2.ext.do', 'jinja2.ext.loopcontrols']
 _JINJA_NATIVE = frozenset(('d', 'default'))
 
 
+# ansible-core's own test of whether a string may hold a template (default delimiters).
+_TEMPLATE_STARTS = ('{{', '{%', '{#')
+_OVERRIDE_HEADER = '#jinja2:'
+
+
+def possibly_template(text):
+    """True if Ansible would treat ``text`` as a template (were it trusted)."""
+    return text.startswith(_OVERRIDE_HEADER) or any(start in text for start in _TEMPLATE_STARTS)
+
+
 class NotDirect(Exception):
     """This template (or this render) is left to Ansible's templar."""
 
@@ -162,7 +172,7 @@ def is_plain(value, depth=0):
     if value is None or isinstance(value, (bool, int, float)):
         return True
     if isinstance(value, str):
-        return '{{' not in value and '{%' not in value and '{#' not in value
+        return not possibly_template(value)
     if isinstance(value, (list, tuple)):
         return all(is_plain(item, depth + 1) for item in value)
     if isinstance(value, dict):

@@ -104,6 +104,7 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _YamlLoader
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import possibly_template
 
 EXTENSIONS = ('.yml', '.yaml', '.json')
 VAULT_HEADER = b'$ANSIBLE_VAULT'
@@ -171,7 +172,7 @@ def _trust_templates(value):
     elif isinstance(value, dict):
         for key, item in value.items():
             value[key] = _trust_templates(item)
-    elif isinstance(value, str) and ('{{' in value or '{%' in value):
+    elif isinstance(value, str) and possibly_template(value):
         return trust_as_template(value)
     return value
 

@@ -105,7 +105,7 @@ def test_unknown_filter_or_test_is_left_to_the_templar():
 
 def test_plain_data_checks():
     assert is_plain({'a': [1, 2.5, None, True, 'text']})
-    assert not is_plain({'a': '{{ template }}'})
+    assert not is_plain({'a': '{{ template }}'}) and not is_plain(['{# comment #}']) and not is_plain('#jinja2: x\n')
     assert not is_plain({'a': object()})
     copied = plain_data({trust_as_template('k'): [trust_as_template('x'), (1, 2.5)]})
     assert copied == {'k': ['x', [1, 2.5]]}

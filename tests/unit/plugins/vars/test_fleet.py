@@ -21,16 +21,20 @@ def write(path, text):
 
 
 def test_yaml_list_json_list_and_mapping_give_plain_entries(tmp_path):
-    yml = write(tmp_path / 'a.yml', "- mac: '00:0e:08:ab:cd:01'\n  model: CP-8841-3PCC\n  note: '{{ a_template }}'\n")
+    yml = write(tmp_path / 'a.yml', "- mac: '00:0e:08:ab:cd:01'\n  model: CP-8841-3PCC\n  note: '{{ a_template }}'\n"
+                                    "  remark: 'Desk {# a Jinja2 comment #}'\n")
     js = write(tmp_path / 'b.json', json.dumps([{'mac': '000e08abcd02', 'lines': [{'user_id': '1002'}]}]))
     mapping = write(tmp_path / 'c.yaml', "mpp_phones:\n  - mac: 00-0e-08-ab-cd-03\n")
-    assert fleet.load_fleet_file(yml) == [{'mac': '00:0e:08:ab:cd:01', 'model': 'CP-8841-3PCC', 'note': '{{ a_template }}'}]
+    assert fleet.load_fleet_file(yml) == [{'mac': '00:0e:08:ab:cd:01', 'model': 'CP-8841-3PCC', 'note': '{{ a_template }}',
+                                           'remark': 'Desk {# a Jinja2 comment #}'}]
     assert fleet.load_fleet_file(js) == [{'mac': '000e08abcd02', 'lines': [{'user_id': '1002'}]}]
     assert fleet.load_fleet_file(mapping) == [{'mac': '00-0e-08-ab-cd-03'}]
     entry = fleet.load_fleet_file(yml)[0]
     # Plain values stay plain str; a template is marked trusted, as group_vars values are.
     assert type(entry['mac']) is str and type(entry['model']) is str  # pylint: disable=unidiomatic-typecheck
     assert TrustedAsTemplate.is_tagged_on(entry['note']) and not TrustedAsTemplate.is_tagged_on(entry['model'])
+    # Whatever Ansible would take for a template is one here too (a comment, say), as in group_vars.
+    assert TrustedAsTemplate.is_tagged_on(entry['remark'])
     assert fleet.load_fleet_file(write(tmp_path / 'empty.yml', '')) == []
     assert fleet.load_fleet_file(write(tmp_path / 'none.yml', 'mpp_phones:\n')) == []
     assert fleet.load_fleet_file(write(tmp_path / 'other.yml', 'phones:\n  - mac: 000e08abcd04\n'), 'phones') == [{'mac': '000e08abcd04'}]
