@@ -17,20 +17,12 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.phoneprov.mpp.plugins.module_utils.dn import short_name
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
 
 GENERIC_MARKER = 'ciscogeneric'
-
-# Attribute names as OpenSSL, nginx, RFC 4514 and the guide write them, mapped to one key.
-_ATTRIBUTE_ALIASES = {
-    'OU': 'OU', 'ORGANIZATIONALUNITNAME': 'OU',
-    'L': 'L', 'LOCALITYNAME': 'L',
-    'ST': 'ST', 'S': 'ST', 'STATEORPROVINCENAME': 'ST',
-    'CN': 'CN', 'COMMONNAME': 'CN',
-    'O': 'O', 'ORGANIZATIONNAME': 'O',
-    'C': 'C', 'COUNTRYNAME': 'C',
-    'EMAILADDRESS': 'emailAddress', 'E': 'emailAddress',
-}
+GENERIC_SUBJECT = {'OU': 'cisco.com', 'L': GENERIC_MARKER, 'ST': GENERIC_MARKER}
+DEFAULT_MODEL = 'CP-8841-3PCC'
 
 _SLASH_SPLIT = re.compile(r'/(?=[A-Za-z][A-Za-z0-9.]*\s*=)')
 _HEX_ESCAPE = re.compile(r'\\([0-9A-Fa-f]{2})')
@@ -71,7 +63,7 @@ def parse_dn(subject):
     Keys are OU, L, ST, CN, O, C, emailAddress (when present) and any other attribute as written.
     """
     if isinstance(subject, dict):
-        return dict((_ATTRIBUTE_ALIASES.get(str(k).upper(), k), v) for k, v in subject.items())
+        return dict((short_name(k), v) for k, v in subject.items())
     if not isinstance(subject, str):
         raise SubjectError('subject must be a string, got %s' % type(subject).__name__)
     text = subject.strip()
@@ -91,7 +83,7 @@ def parse_dn(subject):
         if not sep:
             raise SubjectError('cannot read subject %r: %r is not NAME=VALUE' % (subject, part.strip()))
         key = name.strip()
-        attributes[_ATTRIBUTE_ALIASES.get(key.upper(), key)] = _unescape(value.strip())
+        attributes[short_name(key)] = _unescape(value.strip())
     return attributes
 
 
@@ -114,3 +106,23 @@ def client_subject(subject):
     except MACError as exc:
         raise SubjectError('subject %r: ST holds no MAC address (%s)' % (subject, exc))
     return {'model': model, 'serial': serial, 'mac': mac, 'generic': False}
+
+
+def build_client_subject(mac=None, model=None, serial=None, generic=False, organization=None):
+    """Subject dict of a phone client certificate: OU=model, L=serial, ST=$MA (or the generic one).
+
+    The serial defaults to the MAC upper-case, the model to DEFAULT_MODEL.
+    """
+    if generic:
+        subject = dict(GENERIC_SUBJECT)
+    else:
+        if not mac:
+            raise SubjectError('a phone client certificate needs the phone\'s mac (or generic: true)')
+        try:
+            ma = normalize_mac(mac)
+        except MACError as exc:
+            raise SubjectError(str(exc))
+        subject = {'OU': str(model or DEFAULT_MODEL), 'L': str(serial or ma.upper()), 'ST': ma}
+    if organization:
+        subject['O'] = organization
+    return subject

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import binascii
 import datetime
+import hashlib
 import re
+
+from ansible_collections.phoneprov.mpp.plugins.module_utils import dn
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import SubjectError, build_client_subject
 
 try:
     from cryptography import x509
@@ -54,14 +58,14 @@ def _to_bytes(data):
     raise PKIError('expected PEM/DER data as bytes or text, got %s' % type(data).__name__)
 
 
-def _colon_hex(digest):
+def colon_hex(digest):
+    """Bytes as lower-case hex pairs joined by colons (``3a:9f:...``): every fingerprint we print."""
     return ':'.join('%02x' % b for b in bytearray(digest))
 
 
-def _sha256(data):
-    h = hashes.Hash(hashes.SHA256())
-    h.update(data)
-    return h.finalize()
+def sha256_fingerprint(data):
+    """SHA-256 of ``data`` (DER bytes) as :func:`colon_hex`; needs no cryptography library."""
+    return colon_hex(hashlib.sha256(data).digest())
 
 
 def is_pem(data):
@@ -125,7 +129,7 @@ def certificate_pem(cert):
 
 def certificate_fingerprint(cert):
     """SHA-256 over the DER certificate, lower-case colon-separated hex."""
-    return _colon_hex(_sha256(cert.public_bytes(serialization.Encoding.DER)))
+    return sha256_fingerprint(cert.public_bytes(serialization.Encoding.DER))
 
 
 def _name_attribute(name, oid):
@@ -145,14 +149,10 @@ _SUBJECT_OIDS = None
 
 
 def _subject_oids():
+    """(short name, ObjectIdentifier) for every attribute of module_utils/dn.py, in its order."""
     global _SUBJECT_OIDS  # pylint: disable=global-statement
     if _SUBJECT_OIDS is None:
-        _SUBJECT_OIDS = [
-            ('C', NameOID.COUNTRY_NAME), ('ST', NameOID.STATE_OR_PROVINCE_NAME),
-            ('L', NameOID.LOCALITY_NAME), ('O', NameOID.ORGANIZATION_NAME),
-            ('OU', NameOID.ORGANIZATIONAL_UNIT_NAME), ('CN', NameOID.COMMON_NAME),
-            ('emailAddress', NameOID.EMAIL_ADDRESS),
-        ]
+        _SUBJECT_OIDS = [(short, x509.ObjectIdentifier(dn.OIDS[short])) for short in dn.SHORT_NAMES]
     return _SUBJECT_OIDS
 
 
@@ -202,7 +202,7 @@ def public_key_fingerprint(key):
     if hasattr(key, 'public_key'):
         key = key.public_key()
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return _colon_hex(_sha256(der))
+    return sha256_fingerprint(der)
 
 
 CURVES = {}
@@ -693,25 +693,12 @@ def sign_csr(csr, ca_cert, ca_key, days=365, not_before=None, not_after=None, us
     return builder.sign(ca_key, _sign_hash(ca_key))
 
 
-GENERIC_CLIENT_SUBJECT = {'OU': 'cisco.com', 'L': 'ciscogeneric', 'ST': 'ciscogeneric'}
-
-
 def client_subject_attributes(mac=None, model=None, serial=None, generic=False, organization=None):
-    """Subject dict of a phone client certificate: OU=model, L=serial, ST=$MA (or the generic one)."""
-    from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
-    if generic:
-        subject = dict(GENERIC_CLIENT_SUBJECT)
-    else:
-        if not mac:
-            raise PKIError('a phone client certificate needs the phone\'s mac (or generic: true)')
-        try:
-            ma = normalize_mac(mac)
-        except MACError as exc:
-            raise PKIError(str(exc))
-        subject = {'OU': str(model or 'CP-8841-3PCC'), 'L': str(serial or ma.upper()), 'ST': ma}
-    if organization:
-        subject['O'] = organization
-    return subject
+    """Subject dict of a phone client certificate (module_utils/client_subject.py builds it)."""
+    try:
+        return build_client_subject(mac, model, serial, generic, organization)
+    except SubjectError as exc:
+        raise PKIError(str(exc))
 
 
 def issue_certificate(subject, public_key, ca_cert, ca_key, days=365, not_before=None, not_after=None,

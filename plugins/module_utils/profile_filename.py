@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright: phoneprov.mpp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The profile file name rule: the one name a phone asks for, writes to disk and nginx serves.
+
+A file name pattern holds exactly one MAC macro, ``$MA`` (``000e08abcdef``), ``$MAU``
+(``000E08ABCDEF``) or ``$MAC`` (``00:0e:08:ab:cd:ef``), also written ``$(MA)``...;
+``{{ mac }}`` is accepted as ``$MA``. Around it stand only letters, digits and ``. _ - ~``, and
+the name does not start with a dot: such a name is one file in the document root, one URL
+path segment that needs no escaping, and one nginx ``location`` regex. The same pattern is
+the tail of the phone's ``Profile_Rule`` (:func:`profile_rule_name`): the phone expands the
+macro exactly as :func:`profile_filename` does.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import (
+    MAC_MACROS, EmulatorError, mac_macro_values, macro_names)
+
+DEFAULT_PATTERN = '$MA.xml'
+# Ansible users write the MAC as a Jinja2 expression; it is the phone's $MA.
+_JINJA_MAC = re.compile(r'\{\{\s*mac\s*\}\}')
+_MACRO_TOKEN = re.compile(r'\$(?:\((?i:MAU|MAC|MA)\)|MAU|MAC|MA)')
+_LITERAL = re.compile(r'^[A-Za-z0-9_.~-]*$')
+
+FilenamePattern = collections.namedtuple('FilenamePattern', 'prefix macro suffix')
+
+
+class FilenameError(ValueError):
+    """A file name pattern that would not give each phone one file nginx can serve."""
+
+
+def parse_filename(pattern):
+    """Split a pattern into ``FilenamePattern(prefix, macro, suffix)``; FilenameError if unusable."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise FilenameError('filename must be a non-empty string such as %s' % DEFAULT_PATTERN)
+    text = _JINJA_MAC.sub('$MA', pattern)
+    macros = macro_names(text)
+    mac_macros = [name for name in macros if name in MAC_MACROS]
+    if len(mac_macros) != 1 or len(macros) != 1:
+        raise FilenameError(
+            'filename %r must hold exactly one MAC macro ($MA, $MAU or $MAC) and no other macro: '
+            'each phone needs its own file, named as the phone asks for it (found %s)'
+            % (pattern, ', '.join('$' + name for name in macros) or 'none'))
+    match = _MACRO_TOKEN.search(text)
+    prefix, suffix = text[:match.start()], text[match.end():]
+    for part in (prefix, suffix):
+        if not _LITERAL.match(part):
+            raise FilenameError(
+                'filename %r: around the MAC macro only letters, digits and . _ - ~ are allowed '
+                '(one file in the document root, one URL path segment nginx can match)' % (pattern,))
+    if prefix.startswith('.'):
+        raise FilenameError('filename %r starts with a dot: nginx does not serve hidden files' % (pattern,))
+    return FilenamePattern(prefix, mac_macros[0], suffix)
+
+
+def profile_filename(pattern, mac):
+    """The file name of the phone with MAC ``mac`` (any spelling) under ``pattern``."""
+    parsed = parse_filename(pattern)
+    try:
+        values = mac_macro_values(mac)
+    except EmulatorError as exc:
+        raise FilenameError(str(exc))
+    return parsed.prefix + values[parsed.macro] + parsed.suffix
+
+
+def profile_rule_name(pattern):
+    """The pattern as the phone's macros write it (``{{ mac }}.xml`` -> ``$MA.xml``), for Profile_Rule."""
+    parsed = parse_filename(pattern)
+    # $(MA) where a bare $MA would run into the text after it ($MAU, $MA_x).
+    macro = '$(%s)' % parsed.macro if re.match(r'[A-Za-z0-9_]', parsed.suffix) else '$' + parsed.macro
+    return parsed.prefix + macro + parsed.suffix
