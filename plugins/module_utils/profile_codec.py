@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Profile encodings Cisco MPP phones read: gzip, OpenSSL AES-256-CBC and RFC 8188 aes128gcm.
 
-The one place these encodings live (mpp-facts.md section 6). A profile is compressed *before*
+The one place these encodings live (docs/phone-facts.md, "The profile file"). A profile is compressed *before*
 it is encrypted; the phone detects a gzip header after decrypting.
 
 - ``gzip``: a plain gzip member (RFC 1952), ``mtime`` 0 so equal input gives equal output;
