@@ -67,6 +67,7 @@ def test_smoke_over_ssh_with_become(testbed, testbed_hosts, tmp_path):
         written = host.path(marker)
         assert written.read_text() == 'written by become on %s\n' % host.name
         assert written.stat().st_uid == 0 and oct(written.stat().st_mode & 0o777) == '0o600'
+        written.unlink()
     assert not os.path.exists(marker), 'become wrote on the controller'
 
 
@@ -95,31 +96,57 @@ def test_host_key_checking_is_pinned(testbed, testbed_hosts, tmp_path):
     assert not host.path('/root/never').exists()
 
 
-def test_apt_reaches_the_mirror(testbed_hosts):
-    """apt-get inside a host works as the roles will use it (fresh hosts have no package lists)."""
-    for host in testbed_hosts:
-        host.run('apt-get update -qq')
-        simulated = host.run('apt-get install -s -y nginx python3-cryptography python3-dnspython').stdout
-        assert 'Inst nginx ' in simulated and 'Inst python3-cryptography ' in simulated
+def running(host, command):
+    """Pids of ``command`` running inside ``host`` (the minimal hosts have no pgrep)."""
+    found = []
+    for pid in pids_rooted_in(host.root):
+        with open('/proc/%d/comm' % pid) as comm:
+            if comm.read().strip() == command:
+                found.append(pid)
+    return found
+
+
+START_CRON = '''
+- name: Start a daemon the way the roles start nginx
+  hosts: provisioning_servers
+  gather_facts: false
+  tasks:
+    - name: Start cron
+      ansible.builtin.service:
+        name: cron
+        state: started
+        enabled: true
+'''
 
 
 def test_teardown_leaves_nothing(tmp_path):
-    """Set up one host and tear it down: no mount, no process, no directory, no SSH master remains."""
+    """A throwaway bed, one host of each release: apt installs a package with a daemon (policy-rc.d
+    keeps it stopped), ansible.builtin.service starts it over SSH as the roles start nginx, then
+    teardown; no mount, no process, no directory and no SSH master remains. Its hosts, not the
+    session's, use apt: the session's stay as fresh as a new server."""
     bed = TestBed(first_address=40)
-    host = bed.host('teardown', 'bookworm')
-    root = str(host.root)
-    result = bed.playbook(tmp_path, SMOKE, args=['-e', 'marker=/root/teardown'])
+    hosts = [bed.host('teardown12', 'bookworm'), bed.host('teardown13', 'trixie')]
+    roots = [str(host.root) for host in hosts]
+    for host in hosts:
+        # A fresh host has no package lists: apt-get update reaches the mirror first.
+        host.run('apt-get update -qq && apt-get install -y -qq --no-install-recommends cron >/dev/null')
+        assert 'Inst nginx ' in host.run('apt-get install -s -y nginx python3-cryptography python3-dnspython').stdout
+        assert not running(host, 'cron'), 'policy-rc.d let the install start cron'
+        assert len(mounts_under(host.root)) == 7
+    result = bed.playbook(tmp_path, START_CRON)
     assert result.rc == 0, result.failures()
-    # Something a role would leave running: a daemon started over SSH, detached from the session.
-    host.run('setsid sleep 600 >/dev/null 2>&1 < /dev/null &')
-    assert pids_rooted_in(root) and len(mounts_under(root)) == 7
+    for host in hosts:
+        assert result.on(host.name, 'Start cron')['changed'] is True
+        assert running(host, 'cron')
     assert bed.teardown() == []
-    assert mounts_under(root) == []
-    assert pids_rooted_in(root) == []
+    for root in roots:
+        assert mounts_under(root) == []
+        assert pids_rooted_in(root) == []
+        assert not os.path.exists(root)
     assert pids_with_argument(str(bed.workdir)) == []
-    assert not os.path.exists(root) and not bed.workdir.exists()
+    assert not bed.workdir.exists()
     with open('/proc/mounts') as mounts:
-        assert root not in mounts.read()
+        assert str(bed.workdir) not in mounts.read()
 
 
 @pytest.mark.parametrize('release', ['bookworm', 'trixie'])
