@@ -41,7 +41,8 @@ import yaml
 from mpp_harness import BIN, PlaybookResult, ansible_env, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / '.build' / 'testbed'
+# MPP_TESTBED_CACHE moves the cache out of the work tree (e.g. to keep it across fresh clones).
+CACHE = Path(os.environ.get('MPP_TESTBED_CACHE') or REPO / '.build' / 'testbed')
 MMDEBSTRAP = shutil.which('mmdebstrap') or '/usr/bin/mmdebstrap'
 MIRROR = 'http://deb.debian.org/debian'
 SECURITY_MIRROR = 'http://deb.debian.org/debian-security'
@@ -395,8 +396,10 @@ def _install_safety_net():
         return
     atexit.register(_teardown_live_beds)
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        _PREVIOUS_HANDLERS[signum] = signal.getsignal(signum)
-        signal.signal(signum, _on_signal)
+        previous = signal.getsignal(signum)
+        _PREVIOUS_HANDLERS[signum] = previous
+        if previous != signal.SIG_IGN:  # nohup's ignored SIGHUP stays ignored
+            signal.signal(signum, _on_signal)
 
 
 def reclaim_abandoned_runs():
@@ -489,8 +492,8 @@ class TestBed(object):
         """Run ansible-playbook from the project's venv against the hosts; a HostsResult."""
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        if isinstance(playbook, Path):
-            path = playbook
+        if isinstance(playbook, Path) or ('\n' not in playbook and playbook.endswith('.yml')):
+            path = Path(playbook)
         else:
             path = workdir / ('play-%d.yml' % time.monotonic_ns())
             path.write_text(playbook)
