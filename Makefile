@@ -17,7 +17,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all setup system-packages collection test unit integration sanity lint demo build changelog bench clean
+.PHONY: all setup system-packages testbed-packages testbed-rootfs testbed collection test unit integration sanity lint demo build changelog bench clean
 
 all: test
 
@@ -42,12 +42,50 @@ system-packages:
 	  fi; \
 	fi
 
+# --- The test bed of managed hosts (tests/integration/testbed.py, TESTBED.md) -------------------
+#
+# The controller needs mmdebstrap (it builds the hosts' root file systems), the OpenSSH client
+# (ansible's ssh connection, ssh-keygen for the key) and the archive keys of both releases.
+# openssh-server, sudo and python3 are installed by mmdebstrap inside each host's root file system,
+# not on the controller: the controller runs no sshd of its own.
+TESTBED_DEB_PACKAGES := mmdebstrap openssh-client debian-archive-keyring
+TESTBED_RELEASES := bookworm trixie
+
+# Debian packages for the test bed: installed with apt-get when root and missing; otherwise
+# reported, not an error (the test bed needs root anyway and its tests skip without it).
+testbed-packages:
+	@missing=""; \
+	for cmd in mmdebstrap ssh ssh-keygen unshare chroot mount; do \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$cmd"; \
+	done; \
+	for release in $(TESTBED_RELEASES); do \
+	  [ -f /usr/share/keyrings/debian-archive-$$release-automatic.gpg ] || missing="$$missing $$release-archive-key"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages for the test bed: $(TESTBED_DEB_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TESTBED_DEB_PACKAGES) >/dev/null; \
+	  else \
+	    echo "test bed: missing$$missing (install: $(TESTBED_DEB_PACKAGES)); its tests will skip" >&2; \
+	  fi; \
+	fi
+
+# The cached root file systems (.build/testbed/debian-RELEASE-KEY.tar), built when missing or when
+# their recipe changed; the tests build them on first use too, this only does it ahead of time.
+testbed-rootfs: setup
+	@if [ "$$(id -u)" = 0 ]; then $(BIN)/python tests/integration/testbed.py $(TESTBED_RELEASES); \
+	else echo "test bed: not root, no root file systems built" >&2; fi
+
+# The test bed's own smoke tests alone (make integration runs them with the rest).
+testbed: setup
+	$(BIN)/python -m pytest -q tests/integration/test_testbed.py
+
 # The collection is found by ansible through a link in .build/collections (ansible.cfg points there).
 collection: $(VENV)/.installed
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
 
-setup: $(VENV)/.installed system-packages collection
+setup: $(VENV)/.installed system-packages testbed-packages collection
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit

@@ -8,5 +8,6 @@ so ``pytest tests/unit tests/integration`` collects both in one run.
 from __future__ import annotations
 
 from mpp_harness import dns_server, playbook
+from testbed import testbed, testbed_hosts
 
-__all__ = ['dns_server', 'playbook']
+__all__ = ['dns_server', 'playbook', 'testbed', 'testbed_hosts']
