@@ -81,12 +81,11 @@ def _running(pid):
     try:
         reaped, _status = os.waitpid(pid, os.WNOHANG)
         return reaped == 0
-    except ChildProcessError:  # not our child (a daemon): its parent reaps it
+    except ChildProcessError:  # not our child (a daemon): gone, or a zombie its parent has yet to reap
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+        except (OSError, IndexError):
             return False
-        return True
 
 
 def stop_process(process, sig=signal.SIGTERM, timeout=10):
