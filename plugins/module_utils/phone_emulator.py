@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One resync exactly as a Cisco MPP phone does it: the engine behind ``phone_check``.
 
-Steps (docs/phone-check.md tells them from the phone's side):
+Steps (the phone's rules: docs/phone-facts.md; the module's view of them: docs/phone-check.md):
 
 1. Expand the profile rule's macros (``$MA $MAU $MAC $PN $PSN $SN $CCERT $SWVER``, ``$A``..``$P``
    from GPP values, ``$IP $EXTIP $HWVER`` when given) and parse the ``[--key ...]`` options
