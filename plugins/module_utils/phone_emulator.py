@@ -3,16 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One resync exactly as a Cisco MPP phone does it: the engine behind ``phone_check``.
 
-Steps (mpp-facts.md sections 1-6):
+Steps (the phone's rules: docs/phone-facts.md; the module's view of them: docs/phone-check.md):
 
 1. Expand the profile rule's macros (``$MA $MAU $MAC $PN $PSN $SN $CCERT $SWVER``, ``$A``..``$P``
-   from GPP values, ``$IP $EXTIP $HWVER`` when given) and parse the ``[--key ...]`` options.
+   from GPP values, ``$IP $EXTIP $HWVER`` when given) and parse the ``[--key ...]`` options
+   (module_utils/profile_rule.py; MAC spellings are module_utils/mac.py's).
 2. Resolve the host (module_utils/dns_check.py) and connect to its addresses in turn.
 3. TLS: verify the chain against ``ca_path`` only (never the system store), present the client
    certificate, apply the CN rule (module_utils/cn.py), then the DNS check: the connected address
    must be among the DNS addresses of the CN's FQDN.
 4. GET with the phone's User-Agent; follow 301/302 at once (bounded); on 401/407 repeat with
-   credentials (Basic or Digest), at most twice.
+   credentials (Basic or Digest: module_utils/http_auth.py), at most twice.
 5. Classify with module_utils/http_behavior.py (the one status table).
 6. On 200 decode (gzip, AES-256-CBC, RFC 8188) with module_utils/profile_codec.py and parse with
    module_utils/flat_profile.py; a profile that cannot be decoded or parsed is behaviour B.
@@ -20,21 +21,20 @@ Steps (mpp-facts.md sections 1-6):
 Nothing here raises for a failed resync: :func:`resync` returns a result dict whose
 ``behavior`` is A, B or C and whose ``reason`` names the failing step. Bad input (an invalid
 MAC, a macro without a value, a malformed rule) raises :class:`EmulatorError` before any traffic.
+How results are filtered, redacted and summarised for a fleet is module_utils/resync_report.py
+(``redact_parameters`` and ``summarize`` are importable from here too).
 """
 
 from __future__ import annotations
 
-import base64
-import fnmatch
-import hashlib
 import os
-import re
 import socket
 import ssl
 import time
 from http import client as http_client
 from urllib.parse import urljoin
 
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import DEFAULT_MODEL
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import (
     DNSCheckError, normalize_address, resolve_addresses)
@@ -42,10 +42,12 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import (
     AUTH, BEHAVIOR_A, BEHAVIOR_B, BEHAVIOR_C, MAX_AUTH_RETRIES, REDIRECT, http_behavior,
     next_try_parameter, status_reason)
+from ansible_collections.phoneprov.mpp.plugins.module_utils.http_auth import authorization_for, parse_challenges
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import normalize_mac
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import sha256_fingerprint
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import (
     EmulatorError, expand_macros, macro_values, parse_profile_rule, parse_url)
+from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_report import redact_parameters, summarize
 
 try:
     from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import ProfileCodecError, decode_profile
@@ -58,12 +60,12 @@ except ImportError:  # pragma: no cover - profile_codec needs the cryptography l
 
     decode_profile = None
 
-DEFAULT_MODEL = 'CP-8841-3PCC'
+__all__ = ['DEFAULT_FIRMWARE', 'DEFAULT_MAX_REDIRECTS', 'DEFAULT_MAX_SIZE', 'DEFAULT_MODEL', 'HAS_PROFILE_CODEC', 'Emulator',
+           'EmulatorError', 'redact_parameters', 'summarize', 'user_agent']
+
 DEFAULT_FIRMWARE = '12.0.1'
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
-DEFAULT_REDACT = ('*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*')
-REDACTED = '********'
 
 
 # --------------------------------------------------------------------------- the phone
@@ -71,103 +73,6 @@ REDACTED = '********'
 def user_agent(model, firmware, mac):
     """``Cisco-<model>/<firmware> (<$MA>)`` as the phone sends it."""
     return 'Cisco-%s/%s (%s)' % (model, firmware, normalize_mac(mac))
-
-
-# --------------------------------------------------------------------------- HTTP authentication
-
-_AUTH_ITEM = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*))?\s*,?')
-
-
-def parse_challenges(headers):
-    """Parse WWW-Authenticate header values into ``[(scheme lower-case, {param: value})]``."""
-    challenges = []
-    for header in headers:
-        pos = 0
-        while pos < len(header):
-            match = _AUTH_ITEM.match(header, pos)
-            if not match or match.end() == pos:
-                break
-            pos = match.end()
-            name, value = match.group(1), match.group(2)
-            if value is None:
-                challenges.append((name.lower(), {}))
-            elif challenges:
-                if value.startswith('"'):
-                    value = re.sub(r'\\(.)', r'\1', value[1:-1])
-                challenges[-1][1][name.lower()] = value
-    return challenges
-
-
-_DIGEST_HASHES = {'MD5': hashlib.md5, 'SHA-256': hashlib.sha256}
-
-
-def digest_authorization(params, method, uri, username, password, nc=1, cnonce=None):
-    """The ``Authorization`` value answering a Digest challenge (RFC 7616: MD5, SHA-256, -sess)."""
-    algorithm = params.get('algorithm', 'MD5')
-    base = algorithm.upper()
-    sess = base.endswith('-SESS')
-    if sess:
-        base = base[:-5]
-    if base not in _DIGEST_HASHES:
-        raise EmulatorError('Digest algorithm %s is not supported (MD5, SHA-256)' % algorithm)
-
-    def digest(text):
-        return _DIGEST_HASHES[base](text.encode('utf-8')).hexdigest()
-    realm, nonce = params.get('realm', ''), params.get('nonce', '')
-    cnonce = cnonce or hashlib.sha256(os.urandom(16)).hexdigest()[:16]
-    ha1 = digest('%s:%s:%s' % (username, realm, password))
-    if sess:
-        ha1 = digest('%s:%s:%s' % (ha1, nonce, cnonce))
-    ha2 = digest('%s:%s' % (method, uri))
-    qops = [q.strip() for q in params.get('qop', '').split(',') if q.strip()]
-    fields = [('username', username), ('realm', realm), ('nonce', nonce), ('uri', uri)]
-    nc_text = '%08x' % nc
-    if 'auth' in qops:
-        response = digest('%s:%s:%s:%s:auth:%s' % (ha1, nonce, nc_text, cnonce, ha2))
-    else:
-        response = digest('%s:%s:%s' % (ha1, nonce, ha2))
-    fields += [('response', response), ('algorithm', algorithm)]
-    if 'opaque' in params:
-        fields.append(('opaque', params['opaque']))
-    text = ', '.join('%s="%s"' % (k, v.replace('\\', '\\\\').replace('"', '\\"')) for k, v in fields)
-    if 'auth' in qops:
-        text += ', qop=auth, nc=%s, cnonce="%s"' % (nc_text, cnonce)
-    return 'Digest ' + text
-
-
-def basic_authorization(username, password):
-    token = base64.b64encode(('%s:%s' % (username, password)).encode('utf-8')).decode('ascii')
-    return 'Basic ' + token
-
-
-def authorization_for(challenges, method, uri, username, password, nc=1):
-    """``(scheme, header value)`` answering the strongest challenge offered (Digest, then Basic)."""
-    for scheme, params in challenges:
-        if scheme == 'digest':
-            try:
-                return 'Digest', digest_authorization(params, method, uri, username, password, nc=nc)
-            except EmulatorError:
-                continue
-    for scheme, params in challenges:
-        if scheme == 'basic':
-            return 'Basic', basic_authorization(username, password)
-    return None, None
-
-
-# --------------------------------------------------------------------------- parameters in results
-
-def redact_parameters(parameters, patterns=DEFAULT_REDACT, names=None):
-    """Filter (``names``: keep only these) and redact (fnmatch ``patterns``, case-insensitive) values."""
-    out = {}
-    wanted = set(names) if names else None
-    lowered = [p.lower() for p in (patterns or ())]
-    for name, value in parameters.items():
-        if wanted is not None and name not in wanted:
-            continue
-        if value and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
-            value = REDACTED
-        out[name] = value
-    return out
 
 
 # --------------------------------------------------------------------------- the resync
@@ -493,25 +398,3 @@ def _is_literal(host):
     except ValueError:
         return False
     return True
-
-
-def summarize(results):
-    """Counts by behaviour and the phones grouped by (behaviour, reason), for fleet reports.
-
-    ``by_reason``: largest group first, each with up to ten MACs; ``lines``: one readable line
-    per group (``C x3: HTTP 403 forbidden (000e08000001, ...)``).
-    """
-    summary = {'total': len(results), 'A': 0, 'B': 0, 'C': 0, 'by_reason': []}
-    groups = {}
-    for item in results:
-        behavior = item.get('behavior')
-        if behavior in ('A', 'B', 'C'):
-            summary[behavior] += 1
-        group = groups.setdefault((behavior, item.get('reason')), [])
-        group.append(item.get('mac'))
-    summary['lines'] = []
-    for (behavior, reason), macs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
-        summary['by_reason'].append({'behavior': behavior, 'reason': reason, 'count': len(macs), 'macs': macs[:10]})
-        shown = ', '.join(macs[:3]) + (', ...' if len(macs) > 3 else '')
-        summary['lines'].append('%s x%d: %s (%s)' % (behavior or '-', len(macs), reason, shown))
-    return summary

@@ -374,8 +374,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import HAS_DNSPYTHON
-    from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import (
-        Emulator, EmulatorError, redact_parameters, summarize)
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import Emulator, EmulatorError
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_report import (
+        behaves_as_expected, fleet_report, not_checked, redact_parameters)
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover
     IMPORT_ERROR = traceback.format_exc()
@@ -395,7 +396,7 @@ def _shape(module, result, params, expect):
     else:
         result['parameters'] = {}
     result['expect'] = expect
-    result['ok'] = expect == 'any' or result['behavior'] == expect
+    result['ok'] = behaves_as_expected(result['behavior'], expect)
     return result
 
 
@@ -435,24 +436,15 @@ def _fleet(module, emulator, params):
         try:
             return _shape(module, _resync(emulator, params, args), params, args['expect'])
         except EmulatorError as exc:
-            return {'mac': args['mac'], 'behavior': None, 'reason': 'not checked: %s' % exc, 'step': 'input',
-                    'expect': args['expect'], 'ok': False, 'input_error': True}
+            return not_checked(args['mac'], args['expect'], exc)
 
     workers = max(1, min(params['workers'], len(phones) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(_one, phones))
-    summary = summarize(results)
-    summary['unexpected'] = sum(1 for item in results if not item['ok'])
-    bad = [item for item in results if not item['ok']]
-    shown = {'all': results, 'unexpected': bad, 'none': []}[params['return_phones']]
-    out = dict(changed=False, phones=shown, summary=summary)
-    if bad:
-        detail = '; '.join('%s: %s (expected %s) %s' % (item['mac'], item['behavior'], item['expect'], item['reason'])
-                           for item in bad[:5])
-        module.fail_json(msg='%d of %d phones did not behave as expected (A %d, B %d, C %d): %s%s'
-                         % (len(bad), len(results), summary['A'], summary['B'], summary['C'], detail,
-                            ' ...' if len(bad) > 5 else ''), **out)
-    module.exit_json(**out)
+    report, message = fleet_report(results, params['return_phones'])
+    if message:
+        module.fail_json(msg=message, changed=False, **report)
+    module.exit_json(changed=False, **report)
 
 
 def main():

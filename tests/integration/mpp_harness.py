@@ -3,6 +3,10 @@
 
 Tests drive the collection the way a user does, through ``ansible-playbook`` on localhost,
 and judge results with real tools (openssl, curl, nginx). No service is mocked.
+
+The one way to write a test playbook is :func:`playbook_text` (a play built from Python data or
+from the YAML text of its task list); the one way to stop a process a test started is
+:func:`stop_process` (a ``Popen`` or a daemon's pid, see :func:`read_pid`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -48,6 +53,70 @@ def free_port():
         except OSError:
             continue
         return port
+
+
+def playbook_text(tasks=None, name='test play', hosts='localhost', gather_facts=False, **keywords):
+    """One play on ``hosts`` as YAML text, for :func:`run_playbook` (or a file a test writes).
+
+    ``tasks`` is a list of task dicts, or the YAML text of that list when a test lists many tasks
+    (readable as a playbook is); None leaves the play without tasks (a play of ``roles``).
+    ``keywords`` are further play keywords (``vars``, ``module_defaults``, ``roles``...) as given.
+    """
+    play = {'name': name, 'hosts': hosts, 'gather_facts': gather_facts}
+    play.update(keywords)
+    if tasks is not None:
+        play['tasks'] = list(yaml.safe_load(tasks) if isinstance(tasks, str) else tasks)
+    return yaml.safe_dump([play], sort_keys=False, default_flow_style=False, width=1 << 16)
+
+
+def read_pid(pid_file):
+    """The pid a daemon wrote into ``pid_file``, or None when there is none (not started, gone)."""
+    try:
+        return int(Path(pid_file).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _running(pid):
+    try:
+        reaped, _status = os.waitpid(pid, os.WNOHANG)
+        return reaped == 0
+    except ChildProcessError:  # not our child (a daemon): gone, or a zombie its parent has yet to reap
+        try:
+            return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+        except (OSError, IndexError):
+            return False
+
+
+def stop_process(process, sig=signal.SIGTERM, timeout=10):
+    """Stop ``process`` and wait until it is gone: send ``sig``, after ``timeout`` seconds SIGKILL.
+
+    ``process`` is a ``subprocess.Popen`` or the pid of a daemon (nginx's master: pass
+    ``signal.SIGQUIT`` to let it finish its requests); None or a process already gone is fine.
+    """
+    if process is None:
+        return
+    if isinstance(process, subprocess.Popen):
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout)
+        return
+    pid = int(process)
+    for signal_number in (sig, signal.SIGKILL):
+        try:
+            os.kill(pid, signal_number)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _running(pid):
+                return
+            time.sleep(0.05)
+    raise RuntimeError('process %d did not stop' % pid)
 
 
 class PlaybookResult(object):
@@ -210,12 +279,7 @@ class DnsServer(object):
             time.sleep(0.2)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, timeout=5)
 
 
 @pytest.fixture

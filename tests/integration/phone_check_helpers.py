@@ -1,12 +1,18 @@
 # -*- coding: utf-8 -*-
 """Test helpers for phone_check: a small lab PKI, a private nginx, a Digest/Basic HTTPS server.
 
+tests/integration/test_phone_check.py runs against the provisioning_server role's own nginx
+configuration (provisioning_server_helpers.running_server) and uses only ``AuthServer`` from
+here; ``LabPKI`` serves the emulator's unit tests, ``Nginx`` the fleet benchmark
+(tests/bench/fleet_check.py), which needs no system nginx.
+
 - ``LabPKI(dir)``: a server CA (stands in for the Cisco Server CA), a second, untrusted CA, a phone
   client CA, server certificates (good, expired, from the untrusted CA) and phone client
   certificates (OU=model, L=serial, ST=$MA). ECDSA P-256 keys keep set-up fast. Certificates are
   minted with the collection's module_utils/pki.py (the functions behind lab_ca); nginx and
   Python's ssl module (OpenSSL) are the judges.
-- ``Nginx(dir, pki, docroot)``: the real nginx binary on 127.0.0.1 with its own ``-p``/``-c``,
+- ``Nginx(dir, pki, docroot)``: the real nginx binary on 127.0.0.1 with its own ``-p``/``-c``
+  (a hand-written configuration, not the role's),
   three TLS ports (good, untrusted, expired certificate), client certificates verified against
   the client CA, each phone allowed only its own ``/cfg/<mac>.*``, a maintenance path answering 503,
   redirects, and Basic authentication (auth_basic; stock Debian nginx has no Digest).
@@ -25,11 +31,10 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from mpp_harness import COLLECTIONS, NGINX, free_port, wait_for_port
+from mpp_harness import COLLECTIONS, NGINX, free_port, read_pid, stop_process, wait_for_port
 
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
@@ -172,21 +177,7 @@ class Nginx(object):
         wait_for_port(self.ports['good'], 'nginx', log=(self.prefix / 'error.log').read_text)
 
     def stop(self):
-        pid_file = self.prefix / 'nginx.pid'
-        if pid_file.exists():
-            pid = int(pid_file.read_text().strip())
-            try:
-                os.kill(pid, signal.SIGQUIT)
-            except ProcessLookupError:
-                return
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    return
-                time.sleep(0.05)
-            os.kill(pid, signal.SIGKILL)
+        stop_process(read_pid(self.prefix / 'nginx.pid'), signal.SIGQUIT)
 
 
 class AuthServer(object):

@@ -2,21 +2,26 @@
 """phone_check against the REAL nginx of the provisioning_server role and a real dnsmasq.
 
 The role is deployed on the system nginx through provisioning_server_helpers (which holds the
-system nginx lock for the whole module); phones' client certificates come from its openssl PKI.
-Basic authentication is tested against a private real nginx (auth_basic), Digest against a small
-Python HTTPS server (stock Debian nginx has no Digest module and Apache is not installed), see
-phone_check_helpers.
+system nginx lock for the whole module); phones' client certificates come from its PKI. What a
+test needs beyond the role's own locations (redirects, a 503 path, Basic authentication) is added
+through the role's variable ``mpp_server_extra_directives``, never by editing its configuration.
+Digest is tested against a small Python HTTPS server (phone_check_helpers.AuthServer: stock Debian
+nginx has no Digest module and Apache is not installed).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from mpp_harness import COLLECTIONS, REPO, DnsServer, free_port
-from phone_check_helpers import AuthServer, LabPKI, Nginx
+from mpp_harness import COLLECTIONS, REPO, DnsServer, free_port, playbook_text
+from phone_check_helpers import AuthServer
 from provisioning_server_helpers import make_pki, running_server
 
 if str(COLLECTIONS) not in sys.path:
@@ -25,13 +30,42 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import
 
 OWN, OTHER, MISSING, ENCRYPTED, CORRUPT, RFC8188 = (
     '000e08abcdef', '00562b043615', '000e08000003', '000e08000004', '000e08000005', '000e08000006')
+# The fleet of playbooks/verify.yml: one served, one without a profile, one behind a 503 path.
+VERIFY_GOOD, VERIFY_MISSING, VERIFY_MAINT = '000e08000101', '000e08000102', '000e08000103'
 PHONES = tuple({'mac': mac, 'model': 'CP-8841-3PCC', 'serial': 'FCH%07d' % index}
-               for index, mac in enumerate((OWN, OTHER, MISSING, ENCRYPTED, CORRUPT, RFC8188)))
+               for index, mac in enumerate((OWN, OTHER, MISSING, ENCRYPTED, CORRUPT, RFC8188,
+                                            VERIFY_GOOD, VERIFY_MISSING, VERIFY_MAINT)))
 PROFILE = ('<flat-profile>\n  <Resync_Periodic>3600</Resync_Periodic>\n  <User_ID_1_>1001</User_ID_1_>\n'
            '  <Password_1_>sip-secret</Password_1_>\n  <Station_Name>{mac}</Station_Name>\n</flat-profile>\n')
 REPO_PLAYBOOKS = REPO / 'playbooks'
 AES_KEY = 'aes-key-000e08000004'
 IKM = 'ikm-000e08000006'
+BASIC_USER, BASIC_PASSWORD = 'phone', 's3cret-basic'
+# Locations the tests add to the role's server through mpp_server_extra_directives.
+TEST_LOCATIONS = [
+    'location /moved/ { rewrite ^/moved/(.*)$ /cfg/$1 permanent; }',
+    'location /found/ { rewrite ^/found/(.*)$ /moved/$1 redirect; }',
+    'location /maint/ { add_header Retry-After 600 always; return 503; }',
+]
+PHONE_CHECK = 'phoneprov.mpp.phone_check'
+CHECK_DEFAULTS = {'ca_path': '{{ ca }}', 'nameservers': ['127.0.0.1'], 'dns_port': '{{ ns }}', 'timeout': 20,
+                  'expect': 'any'}
+
+
+def _play(tasks, **defaults):
+    """A play of phone_check tasks against the lab: CHECK_DEFAULTS updated by ``defaults``, ``base``."""
+    return playbook_text(tasks, name='phone_check', module_defaults={PHONE_CHECK: dict(CHECK_DEFAULTS, **defaults)},
+                         vars={'base': 'https://prov.mpp.test:{{ port }}'})
+
+
+def _basic_location(directory, docroot):
+    """Basic authentication (nginx auth_basic) in front of the role's docroot at /basic/<$MA>.xml."""
+    hashed = subprocess.run(['openssl', 'passwd', '-apr1', BASIC_PASSWORD], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    users = Path(directory) / 'htpasswd'
+    users.write_text('%s:%s\n' % (BASIC_USER, hashed))
+    os.chmod(str(users), 0o644)
+    return 'location /basic/ { auth_basic "phones"; auth_basic_user_file %s; alias %s/; }' % (users, docroot)
 
 
 @pytest.fixture(scope='module')
@@ -41,13 +75,16 @@ def lab(tmp_path_factory):
     dns = DnsServer(base / 'dns', {'prov.mpp.test': ['127.0.0.1']})
     # CN FQDN prov.mpp.test lacks the server's address here; alias.mpp.test (the URL host) has it.
     bad_dns = DnsServer(base / 'baddns', {'prov.mpp.test': ['127.0.0.2'], 'alias.mpp.test': ['127.0.0.1']})
-    extra = {'mpp_server_extra_directives': [
-        'location /moved/ { rewrite ^/moved/(.*)$ /cfg/$1 permanent; }',
-        'location /found/ { rewrite ^/found/(.*)$ /moved/$1 redirect; }',
-    ]}
+    # nginx workers (www-data) read the htpasswd file: not under pytest's 0700 tmp dirs.
+    readable = Path(tempfile.mkdtemp(prefix='mpp-phone-check-', dir='/tmp'))
+    os.chmod(str(readable), 0o755)
     try:
-        with running_server(base / 'server', pki=pki, extra_vars=extra) as server:
-            for mac in (OWN, OTHER):
+        with running_server(base / 'server', pki=pki, extra_vars={'mpp_server_extra_directives': TEST_LOCATIONS}) as server:
+            # The docroot is the server's own: known once it runs, so the Basic location comes second.
+            deployed = server.deploy({'mpp_server_extra_directives': TEST_LOCATIONS + [
+                _basic_location(readable, server.docroot)]})
+            assert deployed.rc == 0, deployed.stdout[-3000:]
+            for mac in (OWN, OTHER, VERIFY_GOOD, VERIFY_MAINT):
                 server.write_profile(mac, PROFILE.format(mac=mac))
             server.write_profile(CORRUPT, '<flat-profile><Resync_Periodic>3600</flat-profile>')
             _write_bytes(server, ENCRYPTED, encode_profile(PROFILE.format(mac=ENCRYPTED).encode(), compress=True,
@@ -58,6 +95,7 @@ def lab(tmp_path_factory):
     finally:
         dns.stop()
         bad_dns.stop()
+        shutil.rmtree(str(readable), ignore_errors=True)
 
 
 def _write_bytes(server, mac, data):
@@ -76,139 +114,126 @@ def _vars(lab, **extra):
 
 
 MATRIX = '''
-- name: phone_check matrix
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    phoneprov.mpp.phone_check:
-      ca_path: "{{ ca }}"
-      nameservers: [127.0.0.1]
-      dns_port: "{{ ns }}"
-      timeout: 20
-      expect: any
-  vars:
-    base: "https://prov.mpp.test:{{ port }}"
-  tasks:
-    - name: own
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 00:0E:08:AB:CD:EF
-        serial: FCH0000000
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-    - name: own unredacted and filtered
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08abcdef
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-        redact: []
-        parameter_names: [Password_1_, Station_Name]
-    - name: other
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/00562b043615.xml"
-        mac: 000e08abcdef
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-    - name: missing
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08000003
-        client_cert: "{{ certs['000e08000003'].cert }}"
-        client_key: "{{ certs['000e08000003'].key }}"
-    - name: corrupt
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08000005
-        client_cert: "{{ certs['000e08000005'].cert }}"
-        client_key: "{{ certs['000e08000005'].key }}"
-    - name: encrypted
-      phoneprov.mpp.phone_check:
-        url: '[--key "$B"] {{ base }}/cfg/$MA.xml'
-        mac: 000e08000004
-        macros: {B: "{{ aes_key }}"}
-        client_cert: "{{ certs['000e08000004'].cert }}"
-        client_key: "{{ certs['000e08000004'].key }}"
-    - name: encrypted wrong key
-      phoneprov.mpp.phone_check:
-        url: '[--key "$B"] {{ base }}/cfg/$MA.xml'
-        mac: 000e08000004
-        macros: {B: "{{ aes_key }}"}
-        key: not-the-key
-        client_cert: "{{ certs['000e08000004'].cert }}"
-        client_key: "{{ certs['000e08000004'].key }}"
-    - name: rfc8188
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08000006
-        key: "{{ ikm }}"
-        client_cert: "{{ certs['000e08000006'].cert }}"
-        client_key: "{{ certs['000e08000006'].key }}"
-    - name: redirect
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/found/$MA.xml"
-        mac: 000e08abcdef
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-    - name: untrusted
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08abcdef
-        ca_path: "{{ untrusted_ca }}"
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-    - name: dns mismatch
-      phoneprov.mpp.phone_check:
-        url: "https://alias.mpp.test:{{ port }}/cfg/$MA.xml"
-        mac: 000e08abcdef
-        dns_port: "{{ bad_ns }}"
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-    - name: no client certificate
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08abcdef
-    - name: expect A but missing
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08000003
-        client_cert: "{{ certs['000e08000003'].cert }}"
-        client_key: "{{ certs['000e08000003'].key }}"
-        expect: A
-      ignore_errors: true
-    - name: check mode
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08abcdef
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-        expect: A
-      check_mode: true
-    - name: fleet
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        phones:
-          - {mac: 000e08abcdef, expect: A, lines: [ignored]}
-          - {mac: 00562b043615, expect: A}
-          - {mac: 000e08000003, expect: B}
-          - {mac: 000e08000005, expect: B}
-          - {mac: 000e08000004, expect: A, key: "{{ aes_key }}"}
-          - {mac: 000e08000006, expect: A, key: "{{ ikm }}"}
-        client_cert: "{{ pki_dir }}/$MA.crt"
-        client_key: "{{ pki_dir }}/$MA.key"
-        return_parameters: false
-        workers: 3
-    - name: fleet unexpected
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        phones:
-          - {mac: 000e08abcdef}
-          - {mac: 000e08000003}
-        client_cert: "{{ pki_dir }}/$MA.crt"
-        client_key: "{{ pki_dir }}/$MA.key"
-        expect: A
-        return_phones: unexpected
-      ignore_errors: true
+- name: own
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 00:0E:08:AB:CD:EF
+    serial: FCH0000000
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+- name: own unredacted and filtered
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08abcdef
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+    redact: []
+    parameter_names: [Password_1_, Station_Name]
+- name: other
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/00562b043615.xml"
+    mac: 000e08abcdef
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+- name: missing
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08000003
+    client_cert: "{{ certs['000e08000003'].cert }}"
+    client_key: "{{ certs['000e08000003'].key }}"
+- name: corrupt
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08000005
+    client_cert: "{{ certs['000e08000005'].cert }}"
+    client_key: "{{ certs['000e08000005'].key }}"
+- name: encrypted
+  phoneprov.mpp.phone_check:
+    url: '[--key "$B"] {{ base }}/cfg/$MA.xml'
+    mac: 000e08000004
+    macros: {B: "{{ aes_key }}"}
+    client_cert: "{{ certs['000e08000004'].cert }}"
+    client_key: "{{ certs['000e08000004'].key }}"
+- name: encrypted wrong key
+  phoneprov.mpp.phone_check:
+    url: '[--key "$B"] {{ base }}/cfg/$MA.xml'
+    mac: 000e08000004
+    macros: {B: "{{ aes_key }}"}
+    key: not-the-key
+    client_cert: "{{ certs['000e08000004'].cert }}"
+    client_key: "{{ certs['000e08000004'].key }}"
+- name: rfc8188
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08000006
+    key: "{{ ikm }}"
+    client_cert: "{{ certs['000e08000006'].cert }}"
+    client_key: "{{ certs['000e08000006'].key }}"
+- name: redirect
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/found/$MA.xml"
+    mac: 000e08abcdef
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+- name: untrusted
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08abcdef
+    ca_path: "{{ untrusted_ca }}"
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+- name: dns mismatch
+  phoneprov.mpp.phone_check:
+    url: "https://alias.mpp.test:{{ port }}/cfg/$MA.xml"
+    mac: 000e08abcdef
+    dns_port: "{{ bad_ns }}"
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+- name: no client certificate
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08abcdef
+- name: expect A but missing
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08000003
+    client_cert: "{{ certs['000e08000003'].cert }}"
+    client_key: "{{ certs['000e08000003'].key }}"
+    expect: A
+  ignore_errors: true
+- name: check mode
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08abcdef
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+    expect: A
+  check_mode: true
+- name: fleet
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    phones:
+      - {mac: 000e08abcdef, expect: A, lines: [ignored]}
+      - {mac: 00562b043615, expect: A}
+      - {mac: 000e08000003, expect: B}
+      - {mac: 000e08000005, expect: B}
+      - {mac: 000e08000004, expect: A, key: "{{ aes_key }}"}
+      - {mac: 000e08000006, expect: A, key: "{{ ikm }}"}
+    client_cert: "{{ pki_dir }}/$MA.crt"
+    client_key: "{{ pki_dir }}/$MA.key"
+    return_parameters: false
+    workers: 3
+- name: fleet unexpected
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    phones:
+      - {mac: 000e08abcdef}
+      - {mac: 000e08000003}
+    client_cert: "{{ pki_dir }}/$MA.crt"
+    client_key: "{{ pki_dir }}/$MA.key"
+    expect: A
+    return_phones: unexpected
+  ignore_errors: true
 '''
 
 
@@ -225,7 +250,7 @@ def _link_certs(lab):
 
 
 def test_matrix(lab, playbook):
-    result = playbook(MATRIX, extra_vars=_vars(lab, untrusted_ca=lab['pki'].client_ca, pki_dir=_link_certs(lab)))
+    result = playbook(_play(MATRIX), extra_vars=_vars(lab, untrusted_ca=lab['pki'].client_ca, pki_dir=_link_certs(lab)))
     assert result.rc == 0, result.stdout[-3000:]
 
     own = result.task('own')
@@ -300,18 +325,18 @@ def test_matrix(lab, playbook):
 
 def test_other_phone_in_fleet_is_c(lab, playbook):
     """Phone OTHER has its profile and its certificate: A. With OWN's certificate it is refused (403)."""
-    text = MATRIX.split('  tasks:', maxsplit=1)[0] + '''  tasks:
-    - name: crossed certificates
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        phones:
-          - {mac: 00562b043615}
-          - {mac: 00562b043615, client_cert: "{{ certs['000e08abcdef'].cert }}",
-             client_key: "{{ certs['000e08abcdef'].key }}", expect: C}
-        client_cert: "{{ certs['00562b043615'].cert }}"
-        client_key: "{{ certs['00562b043615'].key }}"
-        expect: A
-'''
+    text = _play('''
+- name: crossed certificates
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    phones:
+      - {mac: 00562b043615}
+      - {mac: 00562b043615, client_cert: "{{ certs['000e08abcdef'].cert }}",
+         client_key: "{{ certs['000e08abcdef'].key }}", expect: C}
+    client_cert: "{{ certs['00562b043615'].cert }}"
+    client_key: "{{ certs['00562b043615'].key }}"
+    expect: A
+''')
     result = playbook(text, extra_vars=_vars(lab))
     assert result.rc == 0, result.stdout[-3000:]
     phones = result.task('crossed certificates')['phones']
@@ -319,15 +344,15 @@ def test_other_phone_in_fleet_is_c(lab, playbook):
 
 
 def _one(lab, playbook, **extra):
-    text = MATRIX.split('  tasks:', maxsplit=1)[0] + '''  tasks:
-    - name: one
-      phoneprov.mpp.phone_check:
-        url: "{{ base }}/cfg/$MA.xml"
-        mac: 000e08abcdef
-        ca_path: "{{ phone_ca | default(ca) }}"
-        client_cert: "{{ certs['000e08abcdef'].cert }}"
-        client_key: "{{ certs['000e08abcdef'].key }}"
-'''
+    text = _play('''
+- name: one
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/cfg/$MA.xml"
+    mac: 000e08abcdef
+    ca_path: "{{ phone_ca | default(ca) }}"
+    client_cert: "{{ certs['000e08abcdef'].cert }}"
+    client_key: "{{ certs['000e08abcdef'].key }}"
+''')
     result = playbook(text, extra_vars=_vars(lab, **extra))
     assert result.rc == 0, result.stdout[-3000:]
     return result.task('one')
@@ -344,20 +369,11 @@ def test_maintenance_and_expired_certificate(lab, playbook, tmp_path):
     finally:
         assert server.deploy({'mpp_server_maintenance': False}).rc == 0
     # An expired server certificate for the same key, from the lab CA (lab_ca module) that the phone trusts.
-    issue = playbook('''
-- name: expired server certificate
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: sign
-      phoneprov.mpp.lab_ca:
-        path: "{{ dir }}/ca"
-        csr_path: "{{ csr }}"
-        cert_path: "{{ dir }}/expired.crt"
-        not_before: -30d
-        not_after: -1d
-      register: signed
-''', extra_vars={'dir': str(tmp_path), 'csr': str(lab['pki'].directory / 'server.csr')})
+    sign = {'name': 'sign', 'phoneprov.mpp.lab_ca': {'path': '{{ dir }}/ca', 'csr_path': '{{ csr }}',
+                                                     'cert_path': '{{ dir }}/expired.crt', 'not_before': '-30d',
+                                                     'not_after': '-1d'}}
+    issue = playbook(playbook_text([sign], name='expired server certificate'),
+                     extra_vars={'dir': str(tmp_path), 'csr': str(lab['pki'].directory / 'server.csr')})
     assert issue.rc == 0, issue.stdout[-3000:]
     lab_ca = issue.task('sign')
     original = server.vars['mpp_server_cert_path']
@@ -371,71 +387,52 @@ def test_maintenance_and_expired_certificate(lab, playbook, tmp_path):
     assert _one(lab, playbook)['behavior'] == 'A'
 
 
-AUTH_PLAY = '''
-- name: authentication
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    phoneprov.mpp.phone_check:
-      ca_path: "{{ ca }}"
-      nameservers: [127.0.0.1]
-      dns_port: "{{ ns }}"
-      mac: 000e08abcdef
-      timeout: 20
-      expect: any
-  tasks:
-    - name: basic nginx
-      phoneprov.mpp.phone_check:
-        url: "https://prov.mpp.test:{{ nginx_port }}/basic/$MA.xml"
-        client_cert: "{{ cert }}"
-        client_key: "{{ key }}"
-        username: phone
-        password: s3cret-basic
-    - name: basic nginx wrong password
-      phoneprov.mpp.phone_check:
-        url: "https://prov.mpp.test:{{ nginx_port }}/basic/$MA.xml"
-        client_cert: "{{ cert }}"
-        client_key: "{{ key }}"
-        username: phone
-        password: wrong
-    - name: basic nginx no credentials
-      phoneprov.mpp.phone_check:
-        url: "https://prov.mpp.test:{{ nginx_port }}/basic/$MA.xml"
-        client_cert: "{{ cert }}"
-        client_key: "{{ key }}"
-    - name: digest md5 from rule options
-      phoneprov.mpp.phone_check:
-        url: '[--uid phone --pwd "d1gest pw"] https://prov.mpp.test:{{ md5_port }}/cfg/$MA.xml'
-    - name: digest sha256
-      phoneprov.mpp.phone_check:
-        url: "https://prov.mpp.test:{{ sha_port }}/cfg/$MA.xml"
-        username: phone
-        password: d1gest pw
-    - name: digest wrong
-      phoneprov.mpp.phone_check:
-        url: "https://prov.mpp.test:{{ sha_port }}/cfg/$MA.xml"
-        username: phone
-        password: nope
+AUTH_TASKS = '''
+- name: basic nginx
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/basic/$MA.xml"
+    client_cert: "{{ cert }}"
+    client_key: "{{ key }}"
+    username: phone
+    password: s3cret-basic
+- name: basic nginx wrong password
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/basic/$MA.xml"
+    client_cert: "{{ cert }}"
+    client_key: "{{ key }}"
+    username: phone
+    password: wrong
+- name: basic nginx no credentials
+  phoneprov.mpp.phone_check:
+    url: "{{ base }}/basic/$MA.xml"
+    client_cert: "{{ cert }}"
+    client_key: "{{ key }}"
+- name: digest md5 from rule options
+  phoneprov.mpp.phone_check:
+    url: '[--uid phone --pwd "d1gest pw"] https://prov.mpp.test:{{ md5_port }}/cfg/$MA.xml'
+- name: digest sha256
+  phoneprov.mpp.phone_check:
+    url: "https://prov.mpp.test:{{ sha_port }}/cfg/$MA.xml"
+    username: phone
+    password: d1gest pw
+- name: digest wrong
+  phoneprov.mpp.phone_check:
+    url: "https://prov.mpp.test:{{ sha_port }}/cfg/$MA.xml"
+    username: phone
+    password: nope
 '''
 
 
-def test_basic_and_digest(playbook, dns_server, tmp_path):
-    pki = LabPKI(tmp_path / 'pki')
-    cert, key = pki.client(OWN)
-    docroot = tmp_path / 'doc'
-    (docroot / 'cfg').mkdir(parents=True)
-    (docroot / 'cfg' / ('%s.xml' % OWN)).write_text(PROFILE.format(mac=OWN))
-    nginx = Nginx(tmp_path / 'nginx', pki, docroot, basic_user=('phone', 's3cret-basic'))
+def test_basic_and_digest(lab, playbook):
+    """Basic: nginx's auth_basic in front of the role's docroot; Digest: AuthServer with the role's server certificate."""
+    pki = lab['pki']
     files = {'/cfg/%s.xml' % OWN: PROFILE.format(mac=OWN).encode()}
-    md5 = AuthServer(pki.good[0], pki.good[1], files, 'phone', 'd1gest pw', algorithm='MD5')
-    sha = AuthServer(pki.good[0], pki.good[1], files, 'phone', 'd1gest pw', algorithm='SHA-256')
-    dns = dns_server({'prov.mpp.test': ['127.0.0.1']})
+    md5 = AuthServer(pki.server_cert, pki.server_key, files, 'phone', 'd1gest pw', algorithm='MD5')
+    sha = AuthServer(pki.server_cert, pki.server_key, files, 'phone', 'd1gest pw', algorithm='SHA-256')
     try:
-        result = playbook(AUTH_PLAY, extra_vars={
-            'ca': str(pki.server_ca.path), 'ns': dns.port, 'cert': cert, 'key': key,
-            'nginx_port': nginx.ports['good'], 'md5_port': md5.port, 'sha_port': sha.port})
+        result = playbook(_play(AUTH_TASKS, mac=OWN), extra_vars=_vars(
+            lab, cert=pki.phone(OWN)['cert'], key=pki.phone(OWN)['key'], md5_port=md5.port, sha_port=sha.port))
     finally:
-        nginx.stop()
         md5.stop()
         sha.stop()
     assert result.rc == 0, result.stdout[-3000:]
@@ -458,52 +455,25 @@ def test_basic_and_digest(playbook, dns_server, tmp_path):
     assert 's3cret-basic' not in result.stdout and 'nope' not in result.stdout
 
 
-def test_bad_input_fails_before_traffic(playbook, tmp_path):
-    text = '''
-- name: bad input
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: no serial for $SN
-      phoneprov.mpp.phone_check:
-        url: https://127.0.0.1:{{ port }}/cfg/$SN.xml
-        mac: 000e08abcdef
-        ca_path: /etc/ssl/certs/ca-certificates.crt
-      ignore_errors: true
-    - name: bad mac
-      phoneprov.mpp.phone_check:
-        url: https://127.0.0.1:{{ port }}/cfg/$MA.xml
-        mac: 00:0e
-      ignore_errors: true
-    - name: tftp
-      phoneprov.mpp.phone_check:
-        url: prov.example.net/$MA.xml
-        mac: 000e08abcdef
-      ignore_errors: true
-    - name: no ca_path
-      phoneprov.mpp.phone_check:
-        url: https://127.0.0.1:{{ port }}/cfg/$MA.xml
-        mac: 000e08abcdef
-      ignore_errors: true
-    - name: mac and phones
-      phoneprov.mpp.phone_check:
-        url: https://127.0.0.1:{{ port }}/cfg/$MA.xml
-        mac: 000e08abcdef
-        phones: [{mac: 000e08abcdef}]
-      ignore_errors: true
-    - name: phone without mac
-      phoneprov.mpp.phone_check:
-        url: https://127.0.0.1:{{ port }}/cfg/$MA.xml
-        phones: [{mac: 000e08abcdef}, {model: CP-8841-3PCC}]
-      ignore_errors: true
-    - name: fleet phone with a bad mac is reported, not checked
-      phoneprov.mpp.phone_check:
-        url: http://127.0.0.1:{{ port }}/cfg/$MA.xml
-        phones: [{mac: '00:11', expect: any}]
-        expect: any
-      ignore_errors: true
-'''
-    result = playbook(text, extra_vars={'port': free_port()})
+BAD_INPUT_TASKS = [
+    {'name': 'no serial for $SN', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$SN.xml', 'mac': '000e08abcdef',
+                                                'ca_path': '/etc/ssl/certs/ca-certificates.crt'}},
+    {'name': 'bad mac', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml', 'mac': '00:0e'}},
+    {'name': 'tftp', PHONE_CHECK: {'url': 'prov.example.net/$MA.xml', 'mac': '000e08abcdef'}},
+    {'name': 'no ca_path', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml', 'mac': '000e08abcdef'}},
+    {'name': 'mac and phones', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml', 'mac': '000e08abcdef',
+                                             'phones': [{'mac': '000e08abcdef'}]}},
+    {'name': 'phone without mac', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml',
+                                                'phones': [{'mac': '000e08abcdef'}, {'model': 'CP-8841-3PCC'}]}},
+    {'name': 'fleet phone with a bad mac is reported, not checked',
+     PHONE_CHECK: {'url': 'http://127.0.0.1:{{ port }}/cfg/$MA.xml', 'phones': [{'mac': '00:11', 'expect': 'any'}],
+                   'expect': 'any'}},
+]
+
+
+def test_bad_input_fails_before_traffic(playbook):
+    tasks = [dict(task, ignore_errors=True) for task in BAD_INPUT_TASKS]
+    result = playbook(playbook_text(tasks, name='bad input'), extra_vars={'port': free_port()})
     assert result.task('no serial for $SN')['msg'] == 'URL uses $SN but it has no value: give serial'
     assert 'invalid MAC address' in result.task('bad mac')['msg']
     assert 'TFTP' in result.task('tftp')['msg']
@@ -516,37 +486,27 @@ def test_bad_input_fails_before_traffic(playbook, tmp_path):
     assert 'invalid MAC address' in bad['phones'][0]['reason']
 
 
-def test_verify_playbook(playbook, dns_server, tmp_path):
+def test_verify_playbook(lab, playbook, tmp_path):
     """playbooks/verify.yml: one fleet task per server, the A/B/C summary, failure when not all A."""
-    pki = LabPKI(tmp_path / 'pki')
-    good, missing, maint = '000e08000101', '000e08000102', '000e08000103'
-    for mac in (good, missing, maint):
-        pki.client(mac)
-    docroot = tmp_path / 'doc'
-    (docroot / 'cfg').mkdir(parents=True)
-    for mac in (good, maint):
-        (docroot / 'cfg' / ('%s.xml' % mac)).write_text(PROFILE.format(mac=mac))
-    nginx = Nginx(tmp_path / 'nginx', pki, docroot)
-    dns = dns_server({'prov.mpp.test': ['127.0.0.1']})
+    server = lab['server']
+    good, missing, maint = VERIFY_GOOD, VERIFY_MISSING, VERIFY_MAINT
+    clients = _link_certs(lab)
     inventory = tmp_path / 'servers.yml'
     inventory.write_text('all:\n  children:\n    provisioning_servers:\n      hosts:\n        localhost:\n')
     fleet = [
         {'mac': good, 'model': 'CP-8841-3PCC', 'lines': [{'password': 'sip-pw-101'}]},
         {'mac': missing, 'model': 'CP-7841-3PCC'},
-        {'mac': maint, 'url': 'https://prov.mpp.test:%d/maint/$MA.xml' % nginx.ports['good']},
+        {'mac': maint, 'url': 'https://prov.mpp.test:%d/maint/$MA.xml' % server.port},
     ]
-    common = {'mpp_phones': fleet, 'mpp_server_fqdn': 'prov.mpp.test', 'mpp_server_port': nginx.ports['good'],
-              'mpp_server_address': '127.0.0.1', 'mpp_verify_ca_path': str(pki.server_ca.path),
-              'mpp_verify_client_cert': str(pki.clients / '$MA.crt'), 'mpp_verify_client_key': str(pki.clients / '$MA.key'),
-              'mpp_verify_nameservers': ['127.0.0.1'], 'mpp_verify_dns_port': dns.port}
+    common = {'mpp_phones': fleet, 'mpp_server_fqdn': 'prov.mpp.test', 'mpp_server_port': server.port,
+              'mpp_server_address': '127.0.0.1', 'mpp_verify_ca_path': lab['pki'].server_ca,
+              'mpp_verify_client_cert': '%s/$MA.crt' % clients, 'mpp_verify_client_key': '%s/$MA.key' % clients,
+              'mpp_verify_nameservers': ['127.0.0.1'], 'mpp_verify_dns_port': lab['dns'].port}
     path = str(REPO_PLAYBOOKS / 'verify.yml')
-    try:
-        result = playbook(path, extra_vars=common, args=['-i', str(inventory)])
-        sample = playbook(path, extra_vars=dict(common, mpp_verify_sample=2, mpp_verify_expect='any'),
-                          args=['-i', str(inventory)])
-        unset = playbook(path, extra_vars={'mpp_phones': fleet}, args=['-i', str(inventory)])
-    finally:
-        nginx.stop()
+    result = playbook(path, extra_vars=common, args=['-i', str(inventory)])
+    sample = playbook(path, extra_vars=dict(common, mpp_verify_sample=2, mpp_verify_expect='any'),
+                      args=['-i', str(inventory)])
+    unset = playbook(path, extra_vars={'mpp_phones': fleet}, args=['-i', str(inventory)])
     check = result.task('Resync like the phones (phone_check, fleet mode)')
     assert (check['summary']['A'], check['summary']['B'], check['summary']['C']) == (1, 1, 1)
     final = result.task('Every phone behaves as expected')
@@ -554,7 +514,7 @@ def test_verify_playbook(playbook, dns_server, tmp_path):
     assert final['msg'].startswith('2 of 3 phones did not behave as expected (A 1, B 1, C 1): 000e08000102: B')
     lines = result.task('How many phones got A, B and C, and why')['msg']
     assert lines[0] == ('localhost: 3 phones checked against https://prov.mpp.test:%d/cfg/$MA.xml at 127.0.0.1: '
-                        'A 1, B 1, C 1, not as expected 2' % nginx.ports['good'])
+                        'A 1, B 1, C 1, not as expected 2' % server.port)
     assert sorted(line.split(':')[0] for line in lines[1:]) == ['A x1', 'B x1', 'C x1']
     assert any('HTTP 503' in line and maint in line for line in lines[1:])
     assert 'sip-pw-101' not in result.stdout  # SIP secrets of mpp_phones are not passed to the module

@@ -1,20 +1,17 @@
 # -*- coding: utf-8 -*-
-"""Unit tests for module_utils/phone_emulator: macros, rule options, auth headers, flows.
+"""Unit tests for module_utils/phone_emulator: the resync engine's flows.
 
 The flow tests use a real TLS server (Python's ssl module over loopback) and the real
-DNS check against a dnsmasq started here; no part of the emulator is mocked.
+DNS check against a dnsmasq started here; no part of the emulator is mocked. Macros and rule
+options are tested in test_profile_rule.py, authentication headers in test_http_auth.py,
+redaction and fleet summaries in test_resync_report.py.
 """
 
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
 import ssl
-import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,167 +21,19 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils import phone_emulato
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import encode_profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'integration'))
+from mpp_harness import DnsServer, free_port  # noqa: E402  pylint: disable=wrong-import-position
 from phone_check_helpers import LabPKI  # noqa: E402  pylint: disable=wrong-import-position
 
 MAC = '00:0E:08:AB:CD:EF'
-
-
-def values(**kwargs):
-    args = dict(mac=MAC, model='CP-8841-3PCC', serial='FCH123', client_cert_installed=True, firmware='12.0.1')
-    args.update(kwargs)
-    return pe.macro_values(**args)
-
-
-@pytest.mark.parametrize('text, expected', [
-    ('/cfg/$MA.xml', '/cfg/000e08abcdef.xml'),
-    ('/cfg/$MAU.xml', '/cfg/000E08ABCDEF.xml'),
-    ('/cfg/$MAC', '/cfg/00:0e:08:ab:cd:ef'),
-    ('/$PN/$PSN/$SN', '/CP-8841-3PCC/8841/FCH123'),
-    ('/$(MA)x', '/000e08abcdefx'),
-    ('/$MAfoo', '/000e08abcdeffoo'),
-    ('/c=$CCERT', '/c=Installed'),
-    ('/v$SWVER', '/v12.0.1'),
-    ('/a$$b', '/a$b'),
-    ('/$ZZ', '/$ZZ'),
-])
-def test_macros(text, expected):
-    assert pe.expand_macros(text, values()) == expected
-
-
-def test_url_expansion_percent_encodes_values():
-    table = values(client_cert_installed=False, macros={'A': 'a b?c#d%'})
-    assert pe.expand_macros('/x?c=$CCERT&a=$A', table, url=True) == '/x?c=Not%20Installed&a=a%20b%3Fc%23d%25'
-    assert pe.expand_macros('/$MAC', table, url=True) == '/00:0e:08:ab:cd:ef'
-
-
-def test_ccert_not_installed_and_gpp():
-    table = values(client_cert_installed=False, macros={'B': 'k', 'GPP_C': 'c', 'ip': '192.0.2.1'})
-    assert pe.expand_macros('$CCERT/$B/$C/$IP', table) == 'Not Installed/k/c/192.0.2.1'
-
-
-@pytest.mark.parametrize('text, missing', [('$SN', 'serial'), ('$B', "macros: {B"), ('$HWVER', 'HWVER')])
-def test_macro_without_value_names_it(text, missing):
-    table = values(serial=None)
-    with pytest.raises(pe.EmulatorError, match=r'\$%s' % text[1:]) as info:
-        pe.expand_macros(text, table)
-    assert missing in str(info.value)
-
-
-def test_macros_refuse_bad_input():
-    with pytest.raises(pe.EmulatorError, match='invalid MAC'):
-        values(mac='00:11')
-    with pytest.raises(pe.EmulatorError, match='unknown macro'):
-        values(macros={'Q': 'x'})
-    with pytest.raises(pe.EmulatorError, match='cannot be set'):
-        values(macros={'MA': 'x'})
-
-
-@pytest.mark.parametrize('rule, options, url', [
-    ('https://p.example.net/$MA.xml', {}, 'https://p.example.net/$MA.xml'),
-    ('[--key "$B"] https://p.example.net/$MA.cfg', {'key': '$B'}, 'https://p.example.net/$MA.cfg'),
-    ("[--key 'a b]c'] https://p/x", {'key': 'a b]c'}, 'https://p/x'),
-    ('[--key secret --uid u --pwd "p w"]https://p/x', {'key': 'secret', 'uid': 'u', 'pwd': 'p w'}, 'https://p/x'),
-    ('  [ --alias b ]  http://p/x ', {'alias': 'b'}, 'http://p/x'),
-])
-def test_rule_options(rule, options, url):
-    assert pe.parse_profile_rule(rule) == (options, url)
-
-
-@pytest.mark.parametrize('rule, message', [
-    ('', 'empty'),
-    ('[--key x https://p/x', 'not closed'),
-    ('[--bogus x] https://p/x', "'--bogus' is not one the phone knows"),
-    ('[--key] https://p/x', 'needs a value'),
-    ('[--key x]', 'no URL'),
-    ('[--key "x] https://p/x', 'not closed'),
-])
-def test_rule_errors(rule, message):
-    with pytest.raises(pe.EmulatorError, match=message.replace('[', r'\[')):
-        pe.parse_profile_rule(rule)
-
-
-@pytest.mark.parametrize('url, expected', [
-    ('https://p.example.net/a/b.xml?x=1', ('https', 'p.example.net', 443, '/a/b.xml?x=1')),
-    ('http://p.example.net:8080', ('http', 'p.example.net', 8080, '/')),
-    ('https://[::1]:4443/x', ('https', '::1', 4443, '/x')),
-])
-def test_parse_url(url, expected):
-    assert pe.parse_url(url) == expected
-
-
-@pytest.mark.parametrize('url, message', [
-    ('p.example.net/x.xml', 'TFTP'), ('tftp://p/x', 'not supported'), ('https:///x', 'no host'),
-    ('https://p:99999/x', 'invalid port')])
-def test_parse_url_errors(url, message):
-    with pytest.raises(pe.EmulatorError, match=message):
-        pe.parse_url(url)
 
 
 def test_user_agent():
     assert pe.user_agent('CP-8841-3PCC', '11.0', '00-56-2B-04-36-15') == 'Cisco-CP-8841-3PCC/11.0 (00562b043615)'
 
 
-def test_parse_challenges():
-    got = pe.parse_challenges(['Digest realm="a, b", qop="auth,auth-int", nonce="n\\"1", algorithm=MD5',
-                               'Basic realm="x"'])
-    assert got == [('digest', {'realm': 'a, b', 'qop': 'auth,auth-int', 'nonce': 'n"1', 'algorithm': 'MD5'}),
-                   ('basic', {'realm': 'x'})]
-
-
-def test_digest_rfc2617_example():
-    # The worked example of RFC 2617 section 3.5.
-    params = {'realm': 'testrealm@host.com', 'qop': 'auth,auth-int', 'nonce': 'dcd98b7102dd2f0e8b11d0f600bfb0c093',
-              'opaque': '5ccc069c403ebaf9f0171e9517f40e41'}
-    header = pe.digest_authorization(params, 'GET', '/dir/index.html', 'Mufasa', 'Circle Of Life', nc=1,
-                                     cnonce='0a4f113b')
-    assert 'response="6629fae49393a05397450978507c4ef1"' in header
-    assert 'qop=auth, nc=00000001, cnonce="0a4f113b"' in header
-    assert 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in header
-
-
-def test_digest_sha256_rfc7616_example():
-    # RFC 7616 section 3.9.1 (SHA-256).
-    params = {'realm': 'http-auth@example.org', 'qop': 'auth, auth-int', 'algorithm': 'SHA-256',
-              'nonce': '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v', 'opaque': 'FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS'}
-    header = pe.digest_authorization(params, 'GET', '/dir/index.html', 'Mufasa', 'Circle of Life', nc=1,
-                                     cnonce='f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ')
-    assert 'response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"' in header
-
-
-def test_authorization_prefers_digest_and_refuses_unknown():
-    challenges = [('basic', {'realm': 'x'}), ('digest', {'realm': 'x', 'nonce': 'n'})]
-    assert pe.authorization_for(challenges, 'GET', '/', 'u', 'p')[0] == 'Digest'
-    assert pe.authorization_for([('basic', {})], 'GET', '/', 'u', 'p') == ('Basic', 'Basic dTpw')
-    assert pe.authorization_for([('negotiate', {})], 'GET', '/', 'u', 'p') == (None, None)
-    with pytest.raises(pe.EmulatorError, match='SHA-512-256'):
-        pe.digest_authorization({'algorithm': 'SHA-512-256'}, 'GET', '/', 'u', 'p')
-
-
-def test_redact_and_filter():
-    params = {'Password_1_': 'pw', 'User_ID_1_': '1001', 'GPP_B': 'k', 'IKM_HTTP_Encrypt_Content': 'x', 'Empty_Pwd': ''}
-    assert pe.redact_parameters(params) == {'Password_1_': '********', 'User_ID_1_': '1001', 'GPP_B': '********',
-                                            'IKM_HTTP_Encrypt_Content': '********', 'Empty_Pwd': ''}
-    assert pe.redact_parameters(params, [], ['User_ID_1_', 'GPP_B']) == {'User_ID_1_': '1001', 'GPP_B': 'k'}
-
-
-def test_summarize_groups_by_reason():
-    results = [{'mac': 'a', 'behavior': 'A', 'reason': 'ok'}, {'mac': 'b', 'behavior': 'B', 'reason': '404'},
-               {'mac': 'c', 'behavior': 'A', 'reason': 'ok'}]
-    summary = pe.summarize(results)
-    assert (summary['total'], summary['A'], summary['B'], summary['C']) == (3, 2, 1, 0)
-    assert summary['by_reason'][0] == {'behavior': 'A', 'reason': 'ok', 'count': 2, 'macs': ['a', 'c']}
-    assert summary['lines'] == ['A x2: ok (a, c)', 'B x1: 404 (b)']
-
-
 # --------------------------------------------------------------------------- flows over real TLS
 
-DNSMASQ = shutil.which('dnsmasq') or '/usr/sbin/dnsmasq'
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+DNS_RECORDS = {'prov.mpp.test': ['127.0.0.1'], 'other.mpp.test': ['127.0.0.2']}
 
 
 @pytest.fixture(scope='module')
@@ -213,28 +62,11 @@ def lab(tmp_path_factory):
     ctx.load_cert_chain(*pki.good)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    dns_port = _free_port()
-    hosts = base / 'hosts'
-    hosts.write_text('127.0.0.1 prov.mpp.test\n127.0.0.2 other.mpp.test\n')
-    dns = subprocess.Popen([DNSMASQ, '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces',
-                            '--listen-address=127.0.0.1', '--port=%d' % dns_port, '--addn-hosts=%s' % hosts,
-                            '--pid-file=', '--user=root', '--group=root', '--local=/test/'],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:  # dnsmasq answers on TCP too: wait until it listens
-        try:
-            socket.create_connection(('127.0.0.1', dns_port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or dns.poll() is not None:
-                raise RuntimeError('dnsmasq did not start on port %d' % dns_port)
-            time.sleep(0.05)
-    yield {'pki': pki, 'files': files, 'port': httpd.server_address[1], 'dns_port': dns_port, 'hosts': hosts,
-           'dns': dns}
+    dns = DnsServer(base / 'dns', DNS_RECORDS)
+    yield {'pki': pki, 'files': files, 'port': httpd.server_address[1], 'dns_port': dns.port, 'dns': dns}
     httpd.shutdown()
     httpd.server_close()
-    dns.terminate()
-    dns.wait(timeout=5)
+    dns.stop()
 
 
 def _emulator(lab, **kwargs):
@@ -309,15 +141,11 @@ def test_flow_tls_and_dns_failures(lab, tmp_path):
     result = _emulator(lab, ca_path=str(lab['pki'].other_ca.path)).resync(_url(lab, '/x'), MAC)
     assert (result['behavior'], result['step']) == ('C', 'tls') and 'unable to get local issuer' in result['reason']
     # the connected address is not among the CN FQDN's addresses: DNS names only 127.0.0.2
-    lab['hosts'].write_text('127.0.0.2 prov.mpp.test\n')
-    lab['dns'].send_signal(signal.SIGHUP)
-    time.sleep(0.3)
+    lab['dns'].set_records({'prov.mpp.test': ['127.0.0.2']})
     try:
         result = _emulator(lab).resync(_url(lab, '/x', host='127.0.0.1'), MAC)
     finally:
-        lab['hosts'].write_text('127.0.0.1 prov.mpp.test\n127.0.0.2 other.mpp.test\n')
-        lab['dns'].send_signal(signal.SIGHUP)
-        time.sleep(0.3)
+        lab['dns'].set_records(DNS_RECORDS)
     assert (result['step'], result['dns_ok'], result['status']) == ('dns_check', False, None)
     assert result['dns_addresses'] == ['127.0.0.2']
     assert result['reason'] == ('DNS check failed: the server address 127.0.0.1 is not among the addresses of the '
@@ -329,7 +157,7 @@ def test_flow_tls_and_dns_failures(lab, tmp_path):
     result = _emulator(lab).resync(_url(lab, '/x', host='nowhere.mpp.test'), MAC)
     assert result['step'] == 'resolve' and 'NXDOMAIN' in result['reason']
     # nothing listening
-    result = _emulator(lab).resync('https://prov.mpp.test:%d/x' % _free_port(), MAC)
+    result = _emulator(lab).resync('https://prov.mpp.test:%d/x' % free_port(), MAC)
     assert result['step'] == 'connect' and result['behavior'] == 'C'
 
 
