@@ -242,6 +242,13 @@ def key_description(key):
     return type(pub).__name__, None, None
 
 
+def key_spec(key_type, size, curve):
+    """(type, size, curve) of the key asked for, as :func:`key_description` describes a key (ECC size from the curve)."""
+    if key_type == 'rsa':
+        return 'rsa', size, None
+    return 'ecc', int(curve[2:]), curve
+
+
 def generate_private_key(key_type='rsa', size=2048, curve='P-256'):
     """A new RSA (``size`` bits) or ECC (``curve``) private key."""
     if key_type == 'rsa':
@@ -289,6 +296,20 @@ def load_private_key(data, passphrase=None, what='private key'):
         raise PKIError('%s is not a readable PEM or DER private key (%s)' % (what, exc))
     except UnsupportedAlgorithm as exc:
         raise PKIError('%s uses an unsupported algorithm: %s' % (what, exc))
+
+
+def read_input(path, what, missing_hint=''):
+    """The bytes of an input file the task needs; PKIError ``<what> <path> does not exist<missing_hint>``."""
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise PKIError('%s %s does not exist%s' % (what, path, missing_hint))
+
+
+def load_private_key_file(path, passphrase=None, missing_hint=''):
+    """The private key stored at ``path`` (see :func:`load_private_key`); PKIError when missing or unreadable."""
+    return load_private_key(read_input(path, 'private key', missing_hint), passphrase, what='private key %s' % path)
 
 
 def key_matches(private_key, cert_or_csr_or_public):
