@@ -118,12 +118,8 @@ options:
         clientAuth for client certificates; the other value makes a wrong certificate for tests.
     type: str
     choices: [serverAuth, clientAuth]
-extends_documentation_fragment:
-  - ansible.builtin.files
-  - ansible.builtin.action_common_attributes
-  - phoneprov.mpp.attributes
-  - phoneprov.mpp.requirements
-  - phoneprov.mpp.pki.force
+extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
+                                 phoneprov.mpp.requirements, phoneprov.mpp.pki.force]
 attributes:
   diff_mode:
     details: Diffs are shown for issued certificates, never for private keys; with O(clients), one

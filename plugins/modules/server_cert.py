@@ -61,13 +61,8 @@ options:
     description: Fail when fewer days of validity remain.
     type: int
     default: 30
-extends_documentation_fragment:
-  - ansible.builtin.files
-  - ansible.builtin.action_common_attributes
-  - phoneprov.mpp.attributes
-  - phoneprov.mpp.requirements
-  - phoneprov.mpp.pki.privatekey
-  - phoneprov.mpp.pki.backup
+extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
+                                 phoneprov.mpp.requirements, phoneprov.mpp.pki.privatekey, phoneprov.mpp.pki.backup]
 notes:
   - File arguments (O(mode), O(owner), O(group), ...) apply to O(path) and O(fullchain_path).
 seealso:

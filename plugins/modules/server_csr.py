@@ -57,14 +57,8 @@ options:
     description: Accept the V(md5) and V(sha1) digests (with a warning).
     type: bool
     default: false
-extends_documentation_fragment:
-  - ansible.builtin.files
-  - ansible.builtin.action_common_attributes
-  - phoneprov.mpp.attributes
-  - phoneprov.mpp.requirements
-  - phoneprov.mpp.pki.privatekey
-  - phoneprov.mpp.pki.force
-  - phoneprov.mpp.pki.backup
+extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
+                                 phoneprov.mpp.requirements, phoneprov.mpp.pki.privatekey, phoneprov.mpp.pki.force, phoneprov.mpp.pki.backup]
 seealso:
   - module: phoneprov.mpp.server_key
   - module: phoneprov.mpp.server_cert

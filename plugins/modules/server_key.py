@@ -55,13 +55,8 @@ options:
     description: Accept a 1024-bit RSA key (with a warning).
     type: bool
     default: false
-extends_documentation_fragment:
-  - ansible.builtin.files
-  - ansible.builtin.action_common_attributes
-  - phoneprov.mpp.attributes
-  - phoneprov.mpp.requirements
-  - phoneprov.mpp.pki.force
-  - phoneprov.mpp.pki.backup
+extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
+                                 phoneprov.mpp.requirements, phoneprov.mpp.pki.force, phoneprov.mpp.pki.backup]
 attributes:
   diff_mode:
     details: The diff never shows key material, only that the key changes.
