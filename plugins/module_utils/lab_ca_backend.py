@@ -62,18 +62,18 @@ class LabCA(object):
     def publish(self, path, content, private=False):
         """publish_file for certs (file args apply) and keys (always 0600, no diff)."""
         if private:
-            saved = dict((k, self.params.get(k)) for k in ('mode',))
+            saved_mode = self.params.get('mode')
             self.params['mode'] = '0600'
             try:
                 outcome = publish_file(self.module, path, content, default_mode=0o600, sensitive=True)
             finally:
-                self.params.update(saved)
+                self.params['mode'] = saved_mode
         else:
             outcome = publish_file(self.module, path, content, default_mode=0o644)
         merge_publish(self.result, outcome)
         return outcome
 
-    def changes(self):
+    def mark_changed(self):
         self.result['changed'] = True
 
     # -- the CAs
@@ -82,7 +82,7 @@ class LabCA(object):
         if not os.path.isdir(directory):
             if os.path.exists(directory):
                 raise PKIError('CA path %s exists and is not a directory' % directory)
-            self.changes()
+            self.mark_changed()
             if self.module.check_mode:
                 return ['server', 'client']
             os.makedirs(directory, 0o700)
@@ -98,7 +98,7 @@ class LabCA(object):
                 raise PKIError('CA directory %s holds only one of %s and %s; restore the other or remove both'
                                % (directory, cert_name, key_name))
             created.append(role)
-            self.changes()
+            self.mark_changed()
             if self.module.check_mode:
                 continue
             key = pki.generate_private_key('rsa', 2048)
@@ -185,8 +185,12 @@ class LabCA(object):
         return pki_lab.validity_window(self.params['days'], self.params['not_before'], self.params['not_after'])
 
     def kept(self, cert_data, ca_cert, usage, window, **wanted):
-        """The existing certificate when the CA issued it with ``wanted`` (subject_name, public_key, sans),
-        ``usage`` and the validity asked for; None when it is to be issued anew."""
+        """The existing certificate (bytes or None) to keep, or None to issue it anew.
+
+        Kept when ``ca_cert`` issued it with ``wanted`` (subject_name, public_key, sans, see
+        pki_lab.issued_by_matches), the extended key usage ``usage`` and the validity asked for,
+        and ``force`` is off.
+        """
         old = load_or_none(pki.load_certificate, cert_data) if cert_data is not None and not self.params['force'] else None
         if old is None or not pki_lab.issued_by_matches(old, ca_cert, **wanted) or pki.extended_key_usages(old) != [usage]:
             return None
@@ -202,13 +206,13 @@ class LabCA(object):
             # an earlier task in the same check-mode run (server_csr) would have written it
             self.module.warn('CSR %s does not exist (yet); in check mode it is assumed to come from an '
                              'earlier task' % csr_path)
-            self.changes()
+            self.mark_changed()
             return dict(cert_path=cert_path)
         usage = self.params['extended_key_usage'] or 'serverAuth'
         sans = pki.subject_alt_names(csr)
         out = dict(cert_path=cert_path, subject_alt_names=sans)
         if 'server' not in self.cas:  # check mode, CA not yet created
-            self.changes()
+            self.mark_changed()
             out['subject'] = pki.name_rfc4514(csr.subject)
             return out
         ca_cert, ca_key = self.cas['server']
@@ -239,7 +243,7 @@ class LabCA(object):
         subject = self.client_subject(client)
         usage = self.params['extended_key_usage'] or 'clientAuth'
         if 'client' not in self.cas:
-            self.changes()
+            self.mark_changed()
             return True, dict(subject=pki.name_rfc4514(pki.build_name(subject)))
         ca_cert, ca_key = self.cas['client']
         cert_data, key_data = read_bytes(cert_path), read_bytes(key_path)
@@ -253,7 +257,7 @@ class LabCA(object):
         if self.params['force']:
             key = None
         if self.module.check_mode:
-            self.changes()
+            self.mark_changed()
             return True, dict(subject=pki.name_rfc4514(pki.build_name(subject)))
         if key is None:
             key = pki.generate_private_key(self.params['key_type'], self.params['key_size'], self.params['curve'])
@@ -280,9 +284,9 @@ class LabCA(object):
             changed, _facts = self.issue_client(client, os.path.join(directory, name + '.crt'),
                                                 os.path.join(directory, name + '.key'), start, end)
             (issued if changed else unchanged).append(name)
+        # one summary instead of a diff per file (a fleet has hundreds), also instead of the CA files' diffs
         self.result.pop('diff', None)
         if self.module._diff and issued:  # pylint: disable=protected-access
-            # one summary instead of a diff per file: a fleet has hundreds
             self.result['diff'] = [{'before_header': directory, 'after_header': directory, 'before': '',
                                     'after': ''.join('%s.crt %s.key issued\n' % (name, name) for name in issued)}]
         return dict(client_dir=directory, issued=issued, unchanged=unchanged)

@@ -18,19 +18,22 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import PKIError
 
 
 def replacement_reason(params, existing, wanted):
-    """(why the existing key gets replaced or None to keep it, the key); PKIError when it cannot be read."""
+    """(why the existing key gets replaced, or None to keep it; the key) for the key file content ``existing``.
+
+    ``wanted`` is (type, size, curve) as pki.key_spec gives it. A key that cannot be read is a
+    PKIError: it is never replaced.
+    """
     path = params['path']
     try:
         key = pki.load_private_key(existing, params['passphrase'], what='existing private key %s' % path)
     except PKIError as exc:
         raise PKIError('%s; refusing to replace it (fix the passphrase, or remove the file '
                        'yourself if the key is really lost)' % exc)
-    have_type, have_size, have_curve = pki.key_description(key)
     if params['force']:
         return 'force', key
-    if (have_type, have_size, have_curve if have_type != 'rsa' else None) != wanted:
-        return 'existing key is %s %s, %s %s was asked for' % (
-            have_type, have_curve or have_size, wanted[0], wanted[2] or wanted[1]), key
+    have = pki.key_description(key)
+    if have != wanted:
+        return 'existing key is %s %s, %s %s was asked for' % (have[0], have[2] or have[1], wanted[0], wanted[2] or wanted[1]), key
     return None, key
 
 

@@ -19,4 +19,3 @@ def server(ca):
     key = pki.generate_private_key('ecc')
     csr = pki_csr.build_csr(key, {'CN': 'pv.example.net/mailto:x@example.net', 'O': 'Ex'}, ['DNS:pv.example.net'])
     return pki_lab.sign_csr(csr, ca[0], ca[1]), key, csr
-

@@ -136,5 +136,3 @@ def test_chain_building(ca, server):
     assert pki.build_chain(leaf, [other, inter], [ca[0]]) == [leaf, inter, ca[0]]
     with pytest.raises(pki.PKIError, match='ca_path or chain_path'):
         pki.build_chain(leaf, [other], [ca[0]])
-
-

@@ -38,5 +38,3 @@ def test_tampered_weak_csr_signature_fails():
 def test_md5_with_ecc_is_refused():
     with pytest.raises(pki.PKIError, match='md5 cannot be used with an ECC key'):
         pki_csr.build_csr(pki.generate_private_key('ecc'), {'CN': 'pv.example.net'}, None, 'md5')
-
-
