@@ -273,8 +273,7 @@ def test_live_fetch_from_tls12_server_demanding_a_client_certificate(tmp_path, l
       phoneprov.mpp.cn_dns_verify:
         client_cert: "%(cert)s"
         client_key: "%(key)s"
-''' % dict(cert=client_cert, key=client_key),
-                           host='127.0.0.1', port=server.port, fqdn='prov.mpp.test')
+''' % dict(cert=client_cert, key=client_key), host='127.0.0.1', port=server.port, fqdn='prov.mpp.test')
         result = playbook(play)
     finally:
         server.stop()
