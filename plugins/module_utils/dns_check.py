@@ -31,9 +31,10 @@ try:
     import dns.resolver
     HAS_DNSPYTHON = True
     DNSPYTHON_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - depends on the managed host
+except ImportError:  # pragma: no cover - depends on the managed host
+    import traceback as _traceback
     HAS_DNSPYTHON = False
-    DNSPYTHON_IMPORT_ERROR = _exc
+    DNSPYTHON_IMPORT_ERROR = _traceback.format_exc()
 
 DNS_ERROR_KINDS = ('NXDOMAIN', 'SERVFAIL', 'TIMEOUT', 'NOANSWER', 'CONFIG')
 RECORD_TYPES = ('A', 'AAAA')

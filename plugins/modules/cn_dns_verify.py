@@ -29,9 +29,6 @@ description:
     every return value filled in, unless O(fail_on_mismatch=false) asks for a report only.
 author:
   - phoneprov.mpp contributors (@phoneprov)
-requirements:
-  - cryptography >= 3.1 on the managed host
-  - dnspython >= 2.0 on the managed host
 options:
   certificate_path:
     description:
@@ -102,14 +99,12 @@ options:
     default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - phoneprov.mpp.attributes.check_only
+  - phoneprov.mpp.requirements
+  - phoneprov.mpp.requirements.dnspython
 attributes:
   check_mode:
-    support: full
     details: The module is read-only; check mode runs the same lookups.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - The module never changes anything; C(changed) is always false.
   - DNS queries go to the given name servers from the managed host; the system resolver's
@@ -200,179 +195,31 @@ msg:
   sample: "pv.telco.net resolves to 192.0.2.10; every expected address is there"
 '''
 
-import os
-import socket
-import ssl
-import traceback
+from ansible_collections.phoneprov.mpp.plugins.module_utils.cn_dns_verify_backend import VerifyError, verify_cn_dns
+from ansible_collections.phoneprov.mpp.plugins.module_utils.module_helper import create_module, run_backend
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.text.converters import to_native
-
-from ansible_collections.phoneprov.mpp.plugins.module_utils import dns_check, pki
-from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, fqdn_problem, split_cn
-
-
-def fetch_certificate(module, host, port, server_name, timeout, result):
-    """DER certificate and peer address of a live TLS server; the certificate is not verified."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # Reading only: the chain and host name are the phone's and server_cert's job, not this check's.
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    if module.params['client_cert']:
-        try:
-            context.load_cert_chain(module.params['client_cert'], module.params['client_key'])
-        except (OSError, ssl.SSLError) as exc:
-            module.fail_json(msg='cannot load client certificate %s: %s' % (module.params['client_cert'], to_native(exc)),
-                             **result)
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            peer = sock.getpeername()[0]
-            with context.wrap_socket(sock, server_hostname=server_name) as tls:
-                der = tls.getpeercert(binary_form=True)
-    except ssl.SSLError as exc:
-        module.fail_json(msg='TLS handshake with %s port %d failed: %s' % (host, port, to_native(exc)), **result)
-    except socket.timeout:
-        module.fail_json(msg='no TLS answer from %s port %d within %s seconds' % (host, port, timeout), **result)
-    except (OSError, socket.error) as exc:
-        module.fail_json(msg='cannot connect to %s port %d: %s' % (host, port, to_native(exc)), **result)
-    if not der:
-        module.fail_json(msg='%s port %d presented no certificate' % (host, port), **result)
-    return der, dns_check.normalize_address(peer)
-
-
-def base_result():
-    return dict(changed=False, resolved_addresses=[], expected_addresses=[], missing_addresses=[],
-                ok=False, dns_error=None)
-
-
-def is_ip(text):
-    try:
-        dns_check.normalize_address(text)
-    except ValueError:
-        return False
-    return True
+ARGUMENT_SPEC = dict(
+    certificate_path=dict(type='path'),
+    content=dict(type='str'),
+    host=dict(type='str'),
+    port=dict(type='int', default=443),
+    fqdn=dict(type='str'),
+    client_cert=dict(type='path'),
+    client_key=dict(type='path'),
+    expected_addresses=dict(type='list', elements='str'),
+    nameservers=dict(type='list', elements='str'),
+    dns_port=dict(type='int', default=53),
+    timeout=dict(type='float', default=5.0),
+    fail_on_mismatch=dict(type='bool', default=True),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            certificate_path=dict(type='path'),
-            content=dict(type='str'),
-            host=dict(type='str'),
-            port=dict(type='int', default=443),
-            fqdn=dict(type='str'),
-            client_cert=dict(type='path'),
-            client_key=dict(type='path'),
-            expected_addresses=dict(type='list', elements='str'),
-            nameservers=dict(type='list', elements='str'),
-            dns_port=dict(type='int', default=53),
-            timeout=dict(type='float', default=5.0),
-            fail_on_mismatch=dict(type='bool', default=True),
-        ),
-        required_one_of=[('certificate_path', 'content', 'host')],
-        mutually_exclusive=[('certificate_path', 'content', 'host')],
-        required_by={'client_cert': 'host', 'client_key': 'client_cert'},
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
-    if not dns_check.HAS_DNSPYTHON:
-        module.fail_json(msg=missing_required_lib('dnspython'),
-                         exception=''.join(traceback.format_exception_only(type(dns_check.DNSPYTHON_IMPORT_ERROR),
-                                                                           dns_check.DNSPYTHON_IMPORT_ERROR)))
-    params = module.params
-    result = base_result()
-
-    if not 0 < params['dns_port'] < 65536:
-        module.fail_json(msg='dns_port %d is not a port number (1-65535)' % params['dns_port'], **result)
-    if not 0 < params['port'] < 65536:
-        module.fail_json(msg='port %d is not a port number (1-65535)' % params['port'], **result)
-    if params['timeout'] <= 0:
-        module.fail_json(msg='timeout must be more than 0 seconds, got %s' % params['timeout'], **result)
-    wanted_fqdn = None
-    if params['fqdn'] is not None:
-        problem = fqdn_problem(params['fqdn'])
-        if problem:
-            module.fail_json(msg='fqdn %r %s' % (params['fqdn'], problem), **result)
-        wanted_fqdn = params['fqdn'].lower()
-    try:
-        expected = dns_check.sort_addresses(params['expected_addresses'] or [])
-    except ValueError as exc:
-        module.fail_json(msg='expected_addresses: %s' % exc, **result)
-    for server in params['nameservers'] or []:
-        if not is_ip(server):
-            module.fail_json(msg='nameservers: %r is not an IP address' % server, **result)
-    result['expected_addresses'] = expected
-    result['missing_addresses'] = list(expected)
-
-    # 1. the certificate
-    if params['host']:
-        server_name = wanted_fqdn or (None if is_ip(params['host']) else params['host'])
-        data, peer = fetch_certificate(module, params['host'], params['port'], server_name, params['timeout'], result)
-        result['peer_address'] = peer
-        source = 'certificate of %s port %d' % (params['host'], params['port'])
-        if params['expected_addresses'] is None:
-            expected = [peer]
-            result['expected_addresses'] = expected
-            result['missing_addresses'] = list(expected)
-    elif params['certificate_path']:
-        path = params['certificate_path']
-        source = 'certificate %s' % path
-        if os.path.isdir(path):
-            module.fail_json(msg='certificate_path %s is a directory, not a certificate file' % path, **result)
-        try:
-            with open(path, 'rb') as handle:
-                data = handle.read()
-        except OSError as exc:
-            module.fail_json(msg='cannot read certificate_path %s: %s' % (path, to_native(exc)), **result)
-    else:
-        data = params['content']
-        source = 'certificate in content'
-    try:
-        cert = pki.load_certificate(data, what=source)
-    except pki.PKIError as exc:
-        module.fail_json(msg=str(exc), **result)
-
-    # 2. the CN rule
-    common_name = pki.common_name(cert)
-    result['common_name'] = common_name
-    if common_name is None:
-        module.fail_json(msg='%s has no subject CN; the phone needs the server FQDN there' % source, **result)
-    try:
-        fqdn = split_cn(common_name)[0]
-    except CNError as exc:
-        module.fail_json(msg='%s breaks the CN rule: %s' % (source, exc), **result)
-    result['fqdn'] = fqdn
-
-    # 3. the DNS check
-    check = dns_check.check_addresses(fqdn, expected, nameservers=params['nameservers'],
-                                      port=params['dns_port'], timeout=params['timeout'])
-    for key in ('resolved_addresses', 'expected_addresses', 'missing_addresses', 'ok', 'dns_error'):
-        result[key] = check[key]
-    problems = []
-    if check['dns_error']:
-        problems.append(check['dns_error_msg'])
-    elif check['missing_addresses']:
-        problems.append('%s resolves to %s, which lacks %s: phones reject %s at %s'
-                        % (fqdn, ', '.join(check['resolved_addresses']), ', '.join(check['missing_addresses']),
-                           'the server' if len(check['missing_addresses']) == 1 else 'the servers',
-                           ', '.join(check['missing_addresses'])))
-    if wanted_fqdn and wanted_fqdn != fqdn:
-        result['ok'] = False
-        problems.append('the CN %r names %s, not the expected fqdn %s' % (common_name, fqdn, wanted_fqdn))
-    if problems:
-        result['msg'] = 'CN/DNS check failed for %s: %s' % (source, '; '.join(problems))
-        if params['fail_on_mismatch']:
-            module.fail_json(**result)
-        module.warn(result['msg'])
-        module.exit_json(**result)
-    if expected:
-        result['msg'] = '%s resolves to %s; every expected address (%s) is there' % (
-            fqdn, ', '.join(check['resolved_addresses']), ', '.join(expected))
-    else:
-        result['msg'] = '%s resolves to %s (no expected_addresses given to compare)' % (
-            fqdn, ', '.join(check['resolved_addresses']))
-    module.exit_json(**result)
+    module = create_module(ARGUMENT_SPEC, libraries=('cryptography', 'dnspython'),
+                           required_one_of=[('certificate_path', 'content', 'host')],
+                           mutually_exclusive=[('certificate_path', 'content', 'host')],
+                           required_by={'client_cert': 'host', 'client_key': 'client_cert'})
+    run_backend(module, verify_cn_dns, VerifyError)
 
 
 if __name__ == '__main__':

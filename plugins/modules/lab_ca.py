@@ -31,8 +31,6 @@ description:
     and the validity asked for is kept. Private keys are written with mode C(0600).
 author:
   - phoneprov.mpp contributors (@phoneprov)
-requirements:
-  - cryptography >= 3.1 on the managed host
 options:
   path:
     description: CA directory; created (mode C(0700)) when missing.
@@ -120,22 +118,12 @@ options:
         clientAuth for client certificates; the other value makes a wrong certificate for tests.
     type: str
     choices: [serverAuth, clientAuth]
-  force:
-    description: Issue new certificates (and client keys) even when the existing ones match.
-    type: bool
-    default: false
-extends_documentation_fragment:
-  - ansible.builtin.files
-  - ansible.builtin.action_common_attributes
+extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
+                                 phoneprov.mpp.requirements, phoneprov.mpp.pki.force]
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: Diffs are shown for issued certificates, never for private keys; with O(clients), one
       summary lists the phones issued.
-  platform:
-    platforms: posix
 notes:
   - File arguments (O(mode), O(owner), O(group), ...) apply to the certificates this task
     issues; private keys are always C(0600).
@@ -271,332 +259,42 @@ created_ca:
   sample: [server, client]
 '''
 
-import os
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import DEFAULT_MODEL
+from ansible_collections.phoneprov.mpp.plugins.module_utils.lab_ca_backend import run_lab_ca
+from ansible_collections.phoneprov.mpp.plugins.module_utils.module_helper import create_module, pki_argument_spec, run_backend
+from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import PKIError
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
-from ansible_collections.phoneprov.mpp.plugins.module_utils.files import publish_file, read_bytes
-from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
-
-CA_FILES = {
-    'server': ('server-ca.crt', 'server-ca.key', 'Server CA'),
-    'client': ('client-ca.crt', 'client-ca.key', 'Phone Client Root CA'),
-}
-
-
-class LabCA(object):
-    """The module's state: the two CAs and what changed."""
-
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.changed = False
-        self.diffs = []
-        self.cas = {}
-
-    def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=msg, **kwargs)
-
-    def publish(self, path, content, private=False):
-        """publish_file for certs (file args apply) and keys (always 0600, no diff)."""
-        if private:
-            saved = dict((k, self.params.get(k)) for k in ('mode',))
-            self.params['mode'] = '0600'
-            try:
-                outcome = publish_file(self.module, path, content, default_mode=0o600, sensitive=True)
-            finally:
-                self.params.update(saved)
-        else:
-            outcome = publish_file(self.module, path, content, default_mode=0o644)
-        if outcome['changed']:
-            self.changed = True
-        if 'diff' in outcome:
-            self.diffs.append(outcome['diff'])
-        return outcome
-
-    # -- the CAs
-    def ensure_cas(self):
-        directory = self.params['path']
-        if not os.path.isdir(directory):
-            if os.path.exists(directory):
-                self.fail('CA path %s exists and is not a directory' % directory)
-            self.changed = True
-            if self.module.check_mode:
-                return ['server', 'client']
-            os.makedirs(directory, 0o700)
-        created = []
-        for role, (cert_name, key_name, label) in CA_FILES.items():
-            cert_path = os.path.join(directory, cert_name)
-            key_path = os.path.join(directory, key_name)
-            cert_data, key_data = read_bytes(cert_path), read_bytes(key_path)
-            if cert_data is not None and key_data is not None:
-                try:
-                    cert = pki.load_certificate(cert_data, 'CA certificate %s' % cert_path)
-                    key = pki.load_private_key(key_data, None, 'CA key %s' % key_path)
-                except pki.PKIError as exc:
-                    self.fail('%s; remove the CA directory to start a new lab CA' % exc)
-                if not pki.key_matches(key, cert):
-                    self.fail('CA certificate %s does not match its key %s' % (cert_path, key_path))
-                problem = pki.validity_problem(cert)
-                if problem:
-                    self.fail('CA certificate %s %s; remove the CA directory to start a new lab CA'
-                              % (cert_path, problem))
-                self.cas[role] = (cert, key)
-                continue
-            if cert_data is not None or key_data is not None:
-                self.fail('CA directory %s holds only one of %s and %s; restore the other or remove both'
-                          % (directory, cert_name, key_name))
-            created.append(role)
-            self.changed = True
-            if self.module.check_mode:
-                continue
-            key = pki.generate_private_key('rsa', 2048)
-            short = pki.public_key_fingerprint(key).replace(':', '')[:8]
-            subject = {'O': self.params['name'], 'CN': '%s %s %s' % (self.params['name'], label, short)}
-            cert = pki.create_ca_certificate(key, subject, days=self.params['ca_days'])
-            self.publish(key_path, pki.private_key_pem(key), private=True)
-            self.publish(cert_path, pki.certificate_pem(cert))
-            self.cas[role] = (cert, key)
-        return created
-
-    # -- every input checked before anything is written
-    def precheck(self):
-        self.window()
-        params = self.params
-        if params['csr_path']:
-            data = read_bytes(params['csr_path'])
-            if data is None and not self.module.check_mode:
-                self.fail('CSR %s does not exist' % params['csr_path'])
-            if data is not None:
-                try:
-                    csr = pki.load_csr(data, 'CSR %s' % params['csr_path'])
-                except pki.PKIError as exc:
-                    self.fail(str(exc))
-                if not pki.csr_signature_valid(csr):
-                    self.fail('CSR %s: its signature does not verify' % params['csr_path'])
-        if params['client'] is not None:
-            self.client_spec(params['client'])
-        if params['clients'] is not None:
-            directory = params['client_dir']
-            if not os.path.isdir(directory) and not (self.module.check_mode and not os.path.exists(directory)):
-                self.fail('client_dir %s does not exist or is not a directory' % directory)
-            seen = set()
-            for index, client in enumerate(params['clients']):
-                name = self.client_name(index, client)
-                if name in seen:
-                    self.fail('clients[%d]: %s is listed twice' % (index, name))
-                seen.add(name)
-                self.client_spec(client)
-
-    def client_name(self, index, client):
-        if not isinstance(client, dict):
-            self.fail('clients[%d] must be a dict with mac (and model, serial), got %r' % (index, client))
-        if client.get('generic'):
-            return 'generic'
-        try:
-            return normalize_mac(client.get('mac') or '')
-        except MACError as exc:
-            self.fail('clients[%d]: %s' % (index, exc))
-        return None
-
-    # -- validity asked for
-    def window(self):
-        try:
-            return pki.validity_window(self.params['days'], self.params['not_before'], self.params['not_after'])
-        except pki.PKIError as exc:
-            self.fail(str(exc))
-
-    def validity_ok(self, cert, start, end):
-        if self.params['not_before'] or self.params['not_after']:
-            return pki.window_matches(cert, start, end)
-        return pki.validity_problem(cert) is None
-
-    @staticmethod
-    def cert_facts(cert):
-        return dict(subject=pki.name_rfc4514(cert.subject), serial=pki.serial_hex(cert),
-                    not_before=pki.isoformat(pki.not_valid_before(cert)),
-                    not_after=pki.isoformat(pki.not_valid_after(cert)))
-
-    # -- server CSR
-    def sign_server(self):
-        csr_path, cert_path = self.params['csr_path'], self.params['cert_path']
-        data = read_bytes(csr_path)
-        if data is None and self.module.check_mode:
-            # an earlier task in the same check-mode run (server_csr) would have written it
-            self.module.warn('CSR %s does not exist (yet); in check mode it is assumed to come from an '
-                             'earlier task' % csr_path)
-            self.changed = True
-            return dict(cert_path=cert_path)
-        if data is None:
-            self.fail('CSR %s does not exist' % csr_path)
-        try:
-            csr = pki.load_csr(data, 'CSR %s' % csr_path)
-        except pki.PKIError as exc:
-            self.fail(str(exc))
-        if not pki.csr_signature_valid(csr):
-            self.fail('CSR %s: its signature does not verify' % csr_path)
-        usage = self.params['extended_key_usage'] or 'serverAuth'
-        sans = pki.subject_alt_names(csr)
-        out = dict(cert_path=cert_path, subject_alt_names=sans)
-        if 'server' not in self.cas:  # check mode, CA not yet created
-            self.changed = True
-            out['subject'] = pki.name_rfc4514(csr.subject)
-            return out
-        ca_cert, ca_key = self.cas['server']
-        start, end = self.window()
-        existing = read_bytes(cert_path)
-        if existing is not None and not self.params['force']:
-            try:
-                old = pki.load_certificate(existing)
-            except pki.PKIError:
-                old = None
-            if (old is not None and pki.issued_by_matches(old, ca_cert, csr.subject, csr.public_key(), sans)
-                    and pki.extended_key_usages(old) == [usage] and self.validity_ok(old, start, end)):
-                self.publish(cert_path, existing)
-                out.update(self.cert_facts(old))
-                return out
-        try:
-            cert = pki.sign_csr(csr, ca_cert, ca_key, self.params['days'], start, end, usage)
-        except pki.PKIError as exc:
-            self.fail('CSR %s: %s' % (csr_path, exc))
-        self.publish(cert_path, pki.certificate_pem(cert))
-        out.update(self.cert_facts(cert))
-        return out
-
-    # -- phone client certificates
-    def client_spec(self, client):
-        generic = bool(client.get('generic'))
-        try:
-            subject = pki.client_subject_attributes(client.get('mac'), client.get('model') or 'CP-8841-3PCC',
-                                                    client.get('serial'), generic)
-        except pki.PKIError as exc:
-            self.fail('client %r: %s' % (client, exc))
-        return subject
-
-    def issue_client(self, client, cert_path, key_path, start, end):
-        """Issue or keep one client; returns (changed, facts)."""
-        subject = self.client_spec(client)
-        usage = self.params['extended_key_usage'] or 'clientAuth'
-        wanted_type = self.params['key_type']
-        wanted = ('rsa', self.params['key_size'], None) if wanted_type == 'rsa' else \
-            ('ecc', int(self.params['curve'][2:]), self.params['curve'])
-        if 'client' not in self.cas:
-            self.changed = True
-            return True, dict(subject=pki.name_rfc4514(pki.build_name(subject)))
-        ca_cert, ca_key = self.cas['client']
-        cert_data, key_data = read_bytes(cert_path), read_bytes(key_path)
-        key = None
-        if key_data is not None:
-            try:
-                key = pki.load_private_key(key_data, None, 'client key %s' % key_path)
-            except pki.PKIError:
-                key = None
-            if key is not None and pki.key_description(key) != wanted:
-                key = None
-        if cert_data is not None and key is not None and not self.params['force']:
-            try:
-                old = pki.load_certificate(cert_data)
-            except pki.PKIError:
-                old = None
-            if (old is not None and pki.issued_by_matches(old, ca_cert, pki.build_name(subject), key)
-                    and pki.extended_key_usages(old) == [usage] and self.validity_ok(old, start, end)):
-                cert_changed = self.publish(cert_path, cert_data)['changed']
-                key_changed = self.publish(key_path, key_data, private=True)['changed']
-                return cert_changed or key_changed, self.cert_facts(old)
-        if self.params['force']:
-            key = None
-        if self.module.check_mode:
-            self.changed = True
-            return True, dict(subject=pki.name_rfc4514(pki.build_name(subject)))
-        if key is None:
-            key = pki.generate_private_key(wanted_type, self.params['key_size'], self.params['curve'])
-            self.publish(key_path, pki.private_key_pem(key), private=True)
-        else:
-            self.publish(key_path, key_data, private=True)
-        cert = pki.issue_certificate(subject, key.public_key(), ca_cert, ca_key, self.params['days'],
-                                     start, end, usage)
-        self.publish(cert_path, pki.certificate_pem(cert))
-        return True, self.cert_facts(cert)
-
-    def issue_many(self):
-        directory = self.params['client_dir']
-        if not os.path.isdir(directory):
-            if self.module.check_mode and not os.path.exists(directory):
-                # an earlier task in the same check-mode run would have created it
-                self.cas.pop('client', None)
-            else:
-                self.fail('client_dir %s does not exist or is not a directory' % directory)
-        start, end = self.window()
-        issued, unchanged = [], []
-        for index, client in enumerate(self.params['clients']):
-            name = self.client_name(index, client)
-            changed, _facts = self.issue_client(client, os.path.join(directory, name + '.crt'),
-                                                os.path.join(directory, name + '.key'), start, end)
-            (issued if changed else unchanged).append(name)
-        if self.module._diff:  # pylint: disable=protected-access
-            # one summary instead of a diff per file: a fleet has hundreds
-            self.diffs = [{'before_header': directory, 'after_header': directory, 'before': '',
-                           'after': ''.join('%s.crt %s.key issued\n' % (name, name) for name in issued)}] \
-                if issued else []
-        return dict(client_dir=directory, issued=issued, unchanged=unchanged)
+CLIENT_OPTIONS = dict(
+    mac=dict(type='str'),
+    model=dict(type='str', default=DEFAULT_MODEL),
+    serial=dict(type='str'),
+    generic=dict(type='bool', default=False),
+)
+ARGUMENT_SPEC = pki_argument_spec(dict(
+    path=dict(type='path', required=True),
+    name=dict(type='str', default='phoneprov lab'),
+    ca_days=dict(type='int', default=3650),
+    csr_path=dict(type='path'),
+    cert_path=dict(type='path'),
+    key_path=dict(type='path'),
+    client=dict(type='dict', options=CLIENT_OPTIONS),
+    clients=dict(type='list', elements='dict'),
+    client_dir=dict(type='path'),
+    key_type=dict(type='str', choices=['rsa', 'ecc'], default='rsa'),
+    key_size=dict(type='int', choices=[2048, 3072, 4096], default=2048),
+    curve=dict(type='str', choices=['P-256', 'P-384'], default='P-256'),
+    days=dict(type='int', default=365),
+    not_before=dict(type='str'),
+    not_after=dict(type='str'),
+    extended_key_usage=dict(type='str', choices=['serverAuth', 'clientAuth']),
+), 'force')
 
 
 def main():
-    client_options = dict(mac=dict(type='str'), model=dict(type='str', default='CP-8841-3PCC'),
-                          serial=dict(type='str'), generic=dict(type='bool', default=False))
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            name=dict(type='str', default='phoneprov lab'),
-            ca_days=dict(type='int', default=3650),
-            csr_path=dict(type='path'),
-            cert_path=dict(type='path'),
-            key_path=dict(type='path'),
-            client=dict(type='dict', options=client_options),
-            clients=dict(type='list', elements='dict'),
-            client_dir=dict(type='path'),
-            key_type=dict(type='str', choices=['rsa', 'ecc'], default='rsa'),
-            key_size=dict(type='int', choices=[2048, 3072, 4096], default=2048),
-            curve=dict(type='str', choices=['P-256', 'P-384'], default='P-256'),
-            days=dict(type='int', default=365),
-            not_before=dict(type='str'),
-            not_after=dict(type='str'),
-            extended_key_usage=dict(type='str', choices=['serverAuth', 'clientAuth']),
-            force=dict(type='bool', default=False),
-        ),
-        mutually_exclusive=[('csr_path', 'client', 'clients')],
-        required_by={'csr_path': 'cert_path', 'client': ('cert_path', 'key_path'), 'clients': 'client_dir'},
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
-
-    params = module.params
-    lab = LabCA(module)
-    directory = params['path']
-    result = dict(
-        path=directory,
-        server_ca_path=os.path.join(directory, CA_FILES['server'][0]),
-        server_ca_key_path=os.path.join(directory, CA_FILES['server'][1]),
-        client_ca_path=os.path.join(directory, CA_FILES['client'][0]),
-        client_ca_key_path=os.path.join(directory, CA_FILES['client'][1]),
-    )
-    if params['client'] is not None and not params['client'].get('generic') and not params['client'].get('mac'):
-        module.fail_json(msg='client needs mac (or generic: true)', **result)
-    lab.precheck()
-    result['created_ca'] = lab.ensure_cas()
-    if params['csr_path']:
-        result.update(lab.sign_server())
-    elif params['client'] is not None:
-        _changed, facts = lab.issue_client(params['client'], params['cert_path'], params['key_path'], *lab.window())
-        result.update(facts, cert_path=params['cert_path'], key_path=params['key_path'])
-    elif params['clients'] is not None:
-        result.update(lab.issue_many())
-    result['changed'] = lab.changed
-    if lab.diffs:
-        result['diff'] = lab.diffs
-    module.exit_json(**result)
+    module = create_module(ARGUMENT_SPEC, add_file_common_args=True,
+                           mutually_exclusive=[('csr_path', 'client', 'clients')],
+                           required_by={'csr_path': 'cert_path', 'client': ('cert_path', 'key_path'), 'clients': 'client_dir'})
+    run_backend(module, run_lab_ca, PKIError)
 
 
 if __name__ == '__main__':

@@ -24,8 +24,6 @@ description:
     without the FQDN, draw a warning (phones check the CN; other TLS clients check the SANs).
 author:
   - phoneprov.mpp contributors (@phoneprov)
-requirements:
-  - cryptography >= 3.1 on the managed host
 options:
   src:
     description:
@@ -40,13 +38,6 @@ options:
     description: Where the certificate is installed (PEM).
     type: path
     required: true
-  privatekey_path:
-    description: The server's private key; the certificate must belong to it.
-    type: path
-    required: true
-  privatekey_passphrase:
-    description: Passphrase of the private key.
-    type: str
   ca_path:
     description:
       - Trusted root certificate(s), a PEM bundle. The certificate must chain to one of them
@@ -70,20 +61,8 @@ options:
     description: Fail when fewer days of validity remain.
     type: int
     default: 30
-  backup:
-    description: Keep timestamped copies of files that get replaced.
-    type: bool
-    default: false
-extends_documentation_fragment:
-  - ansible.builtin.files
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
+                                 phoneprov.mpp.requirements, phoneprov.mpp.pki.privatekey, phoneprov.mpp.pki.backup]
 notes:
   - File arguments (O(mode), O(owner), O(group), ...) apply to O(path) and O(fullchain_path).
 seealso:
@@ -177,173 +156,26 @@ fullchain_backup_file:
   sample: /etc/ssl/provserver-fullchain.crt.1234.2026-01-01@10:00:00~
 '''
 
-import os
+from ansible_collections.phoneprov.mpp.plugins.module_utils.module_helper import create_module, pki_argument_spec, run_backend
+from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import PKIError
+from ansible_collections.phoneprov.mpp.plugins.module_utils.server_cert_backend import install_server_cert
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
-from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn, validate_fqdn
-from ansible_collections.phoneprov.mpp.plugins.module_utils.files import publish_file, read_bytes
-
-
-def read_required(module, path, what, result):
-    data = read_bytes(path)
-    if data is None:
-        module.fail_json(msg='%s %s does not exist' % (what, path), **result)
-    return data
+ARGUMENT_SPEC = pki_argument_spec(dict(
+    src=dict(type='path'),
+    content=dict(type='str'),
+    path=dict(type='path', required=True),
+    ca_path=dict(type='path', required=True),
+    chain_path=dict(type='path'),
+    fullchain_path=dict(type='path'),
+    fqdn=dict(type='str'),
+    min_days_valid=dict(type='int', default=30),
+), 'privatekey', 'backup')
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            src=dict(type='path'),
-            content=dict(type='str'),
-            path=dict(type='path', required=True),
-            privatekey_path=dict(type='path', required=True),
-            privatekey_passphrase=dict(type='str', no_log=True),
-            ca_path=dict(type='path', required=True),
-            chain_path=dict(type='path'),
-            fullchain_path=dict(type='path'),
-            fqdn=dict(type='str'),
-            min_days_valid=dict(type='int', default=30),
-            backup=dict(type='bool', default=False),
-        ),
-        required_one_of=[('src', 'content')],
-        mutually_exclusive=[('src', 'content')],
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
-
-    params = module.params
-    path = params['path']
-    result = dict(changed=False, path=path)
-    if params['fullchain_path']:
-        result['fullchain_path'] = params['fullchain_path']
-
-    def refuse(message):
-        module.fail_json(msg='certificate refused, nothing written: %s' % message, **result)
-
-    if params['src']:
-        data = read_required(module, params['src'], 'src', result)
-        what = 'certificate %s' % params['src']
-    else:
-        data = params['content']
-        what = 'certificate content'
-    try:
-        certs = pki.load_certificates(data, what)
-    except pki.PKIError as exc:
-        refuse(str(exc))
-    leaf = certs[0]
-    extra_intermediates = certs[1:]
-
-    result.update(
-        common_name=pki.common_name(leaf),
-        subject_alt_names=pki.subject_alt_names(leaf),
-        issuer=pki.name_rfc4514(leaf.issuer),
-        serial=pki.serial_hex(leaf),
-        not_before=pki.isoformat(pki.not_valid_before(leaf)),
-        not_after=pki.isoformat(pki.not_valid_after(leaf)),
-        days_remaining=pki.days_remaining(leaf),
-        fingerprint=pki.certificate_fingerprint(leaf),
-    )
-
-    # The CN rule and the expected FQDN.
-    if result['common_name'] is None:
-        refuse('the certificate has no subject CN; phones need the FQDN of the provisioning server there')
-    try:
-        fqdn, _suffix = split_cn(result['common_name'])
-    except CNError as exc:
-        refuse('the CN breaks the phones\' CN rule: %s' % exc)
-    result['fqdn'] = fqdn
-    if params['fqdn']:
-        try:
-            expected = validate_fqdn(params['fqdn'])
-        except CNError as exc:
-            module.fail_json(msg='option fqdn: %s' % exc, **result)
-        if expected != fqdn:
-            refuse('the CN %r names the FQDN %s, but fqdn is %s' % (result['common_name'], fqdn, expected))
-
-    # Subject alternative names: phones check the CN, other TLS clients the SANs.
-    dns_sans = [san[4:] for san in result['subject_alt_names'] if san.startswith('DNS:')]
-    for name in dns_sans:
-        if '/' in name:
-            module.warn('the certificate has the DNS SAN %r, the whole CN with its /suffix; a SAN should '
-                        'hold the FQDN alone (%s)' % (name, fqdn))
-    if dns_sans and fqdn not in [name.lower() for name in dns_sans]:
-        module.warn('the certificate\'s DNS SANs (%s) do not include %s; TLS clients other than the '
-                    'phones will reject it for that name' % (', '.join(dns_sans), fqdn))
-
-    # Validity window.
-    problem = pki.validity_problem(leaf)
-    if problem:
-        refuse('the certificate %s' % problem)
-
-    # Extended key usage.
-    ekus = pki.extended_key_usages(leaf)
-    if ekus is not None and 'serverAuth' not in ekus and '2.5.29.37.0' not in ekus:
-        refuse('the certificate\'s extended key usage (%s) does not include serverAuth, so it cannot '
-               'authenticate a TLS server' % ', '.join(ekus))
-
-    # The private key.
-    key_data = read_required(module, params['privatekey_path'], 'private key', result)
-    try:
-        key = pki.load_private_key(key_data, params['privatekey_passphrase'],
-                                   what='private key %s' % params['privatekey_path'])
-    except pki.PKIError as exc:
-        module.fail_json(msg=str(exc), **result)
-    if not pki.key_matches(key, leaf):
-        refuse('the certificate does not match the private key %s (public key fingerprints %s and %s)'
-               % (params['privatekey_path'], pki.public_key_fingerprint(leaf), pki.public_key_fingerprint(key)))
-
-    # The chain to a trusted root.
-    try:
-        roots = pki.load_certificates(read_required(module, params['ca_path'], 'ca_path', result),
-                                      'ca_path %s' % params['ca_path'])
-        intermediates = list(extra_intermediates)
-        if params['chain_path']:
-            intermediates += pki.load_certificates(
-                read_required(module, params['chain_path'], 'chain_path', result),
-                'chain_path %s' % params['chain_path'])
-    except pki.PKIError as exc:
-        module.fail_json(msg=str(exc), **result)
-    try:
-        chain = pki.build_chain(leaf, intermediates, roots)
-    except pki.PKIError as exc:
-        refuse('the certificate %s' % exc)
-    result['chain'] = [pki.name_rfc4514(cert.subject) for cert in chain]
-
-    if result['days_remaining'] < params['min_days_valid']:
-        module.fail_json(msg='the certificate has only %d days of validity left (until %s), fewer than '
-                             'min_days_valid %d; nothing written - get it renewed'
-                             % (result['days_remaining'], result['not_after'], params['min_days_valid']),
-                         **result)
-
-    for target in (path, params['fullchain_path']):
-        if target and not module.check_mode and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
-            module.fail_json(msg='destination directory of %s does not exist; nothing written' % target, **result)
-
-    leaf_pem = pki.certificate_pem(leaf)
-    diffs = []
-    publish = publish_file(module, path, leaf_pem, default_mode=0o644, backup=params['backup'])
-    changed = publish['changed']
-    if 'diff' in publish:
-        diffs.append(publish['diff'])
-    if 'backup_file' in publish:
-        result['backup_file'] = publish['backup_file']
-    if params['fullchain_path']:
-        fullchain = ''.join(pki.certificate_pem(cert) for cert in chain[:-1])
-        publish = publish_file(module, params['fullchain_path'], fullchain, default_mode=0o644,
-                               backup=params['backup'])
-        changed = changed or publish['changed']
-        if 'diff' in publish:
-            diffs.append(publish['diff'])
-        if 'backup_file' in publish:
-            result['fullchain_backup_file'] = publish['backup_file']
-    result['changed'] = changed
-    if diffs:
-        result['diff'] = diffs
-    module.exit_json(**result)
+    module = create_module(ARGUMENT_SPEC, add_file_common_args=True,
+                           required_one_of=[('src', 'content')], mutually_exclusive=[('src', 'content')])
+    run_backend(module, install_server_cert, PKIError)
 
 
 if __name__ == '__main__':

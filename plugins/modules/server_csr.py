@@ -22,20 +22,11 @@ description:
     rewritten only when one of them changes, or with O(force=true).
 author:
   - phoneprov.mpp contributors (@phoneprov)
-requirements:
-  - cryptography >= 3.1 on the managed host
 options:
   path:
     description: Path of the CSR file (PEM).
     type: path
     required: true
-  privatekey_path:
-    description: Private key of the server (see M(phoneprov.mpp.server_key)); it must exist.
-    type: path
-    required: true
-  privatekey_passphrase:
-    description: Passphrase of the private key.
-    type: str
   common_name:
     description:
       - Subject CN - the provisioning server's FQDN, optionally followed by C(/) and free text.
@@ -66,24 +57,8 @@ options:
     description: Accept the V(md5) and V(sha1) digests (with a warning).
     type: bool
     default: false
-  force:
-    description: Write a new CSR even when the existing one matches.
-    type: bool
-    default: false
-  backup:
-    description: Keep a timestamped copy of a CSR that gets replaced.
-    type: bool
-    default: false
-extends_documentation_fragment:
-  - ansible.builtin.files
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
+                                 phoneprov.mpp.requirements, phoneprov.mpp.pki.privatekey, phoneprov.mpp.pki.force, phoneprov.mpp.pki.backup]
 seealso:
   - module: phoneprov.mpp.server_key
   - module: phoneprov.mpp.server_cert
@@ -150,135 +125,23 @@ backup_file:
   sample: /etc/ssl/provserver.csr.1234.2026-01-01@10:00:00~
 '''
 
-import os
+from ansible_collections.phoneprov.mpp.plugins.module_utils.module_helper import create_module, pki_argument_spec, run_backend
+from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import PKIError
+from ansible_collections.phoneprov.mpp.plugins.module_utils.server_csr_backend import ensure_server_csr
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
-from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, fqdn_problem, split_cn
-from ansible_collections.phoneprov.mpp.plugins.module_utils.files import publish_file, read_bytes
-
-_SUBJECT_KEYS = {'c': 'C', 'countryname': 'C', 'st': 'ST', 's': 'ST', 'stateorprovincename': 'ST',
-                 'l': 'L', 'localityname': 'L', 'o': 'O', 'organizationname': 'O',
-                 'ou': 'OU', 'organizationalunitname': 'OU', 'emailaddress': 'emailAddress',
-                 'cn': 'CN', 'commonname': 'CN'}
-
-
-def normalize_subject(module, subject, common_name):
-    out = {}
-    for key, value in (subject or {}).items():
-        short = _SUBJECT_KEYS.get(str(key).lower())
-        if short is None:
-            module.fail_json(msg='subject key %r is not supported; use C, ST, L, O, OU or emailAddress' % key)
-        if value is None or str(value) == '':
-            continue
-        out[short] = str(value)
-    if 'CN' in out and out['CN'] != common_name:
-        module.fail_json(msg='subject CN %r differs from common_name %r; set the CN with common_name only'
-                         % (out['CN'], common_name))
-    out['CN'] = common_name
-    return out
+ARGUMENT_SPEC = pki_argument_spec(dict(
+    path=dict(type='path', required=True),
+    common_name=dict(type='str', required=True),
+    subject=dict(type='dict', default={}),
+    subject_alt_names=dict(type='list', elements='str'),
+    digest=dict(type='str', choices=['sha256', 'sha384', 'sha512', 'sha1', 'md5'], default='sha256'),
+    allow_weak=dict(type='bool', default=False),
+), 'privatekey', 'force', 'backup')
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            privatekey_path=dict(type='path', required=True),
-            privatekey_passphrase=dict(type='str', no_log=True),
-            common_name=dict(type='str', required=True),
-            subject=dict(type='dict', default={}),
-            subject_alt_names=dict(type='list', elements='str'),
-            digest=dict(type='str', choices=['sha256', 'sha384', 'sha512', 'sha1', 'md5'], default='sha256'),
-            allow_weak=dict(type='bool', default=False),
-            force=dict(type='bool', default=False),
-            backup=dict(type='bool', default=False),
-        ),
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
-
-    path = module.params['path']
-    common_name = module.params['common_name']
-    digest = module.params['digest']
-    try:
-        fqdn, _suffix = split_cn(common_name)
-    except CNError as exc:
-        module.fail_json(msg='common_name refused: %s' % exc, common_name=common_name)
-    result = dict(changed=False, path=path, common_name=common_name, fqdn=fqdn, digest=digest, csr=None)
-
-    if digest in pki.WEAK_DIGESTS:
-        if not module.params['allow_weak']:
-            module.fail_json(msg='digest %s is weak and refused; use sha256 (Cisco\'s portal recommends it), '
-                                 'or set allow_weak: true' % digest, **result)
-        module.warn('signing the CSR with the weak digest %s because allow_weak is true' % digest)
-
-    subject = normalize_subject(module, module.params['subject'], common_name)
-    try:
-        pki.build_name(subject)
-    except pki.PKIError as exc:
-        module.fail_json(msg=str(exc), **result)
-    result['subject'] = subject
-
-    sans = module.params['subject_alt_names']
-    if sans is None:
-        sans = ['DNS:%s' % fqdn]
-    try:
-        sans = pki.normalize_sans(sans)
-    except pki.PKIError as exc:
-        module.fail_json(msg=str(exc), **result)
-    dns_names = [san[4:] for san in sans if san.startswith('DNS:')]
-    for name in dns_names:
-        problem = fqdn_problem(name)
-        if problem:
-            module.fail_json(msg='subject alternative name DNS:%s %s; a SAN holds the FQDN alone, '
-                                 'without the CN\'s /suffix' % (name, problem), **result)
-    if dns_names and fqdn not in [name.lower() for name in dns_names]:
-        module.fail_json(msg='subject_alt_names %s do not include DNS:%s, the FQDN of the CN that phones '
-                             'connect to' % (', '.join(sans), fqdn), **result)
-    result['subject_alt_names'] = sans
-
-    key_bytes = read_bytes(module.params['privatekey_path'])
-    if key_bytes is None:
-        module.fail_json(msg='private key %s does not exist; create it first with phoneprov.mpp.server_key'
-                         % module.params['privatekey_path'], **result)
-    try:
-        key = pki.load_private_key(key_bytes, module.params['privatekey_passphrase'],
-                                   what='private key %s' % module.params['privatekey_path'])
-    except pki.PKIError as exc:
-        module.fail_json(msg=str(exc), **result)
-
-    if os.path.isdir(path):
-        module.fail_json(msg='path %s is a directory, not a CSR file' % path, **result)
-    existing = read_bytes(path)
-    if existing is not None and not module.params['force']:
-        try:
-            old = pki.load_csr(existing, 'existing CSR %s' % path)
-        except pki.PKIError:
-            old = None
-        if (old is not None and pki.csr_signature_valid(old)
-                and old.subject == pki.build_name(subject)
-                and sorted(pki.subject_alt_names(old)) == sorted(sans)
-                and pki.hash_name(old.signature_hash_algorithm) == digest
-                and pki.key_matches(key, old)):
-            result['csr'] = existing.decode('ascii', 'replace') if pki.is_pem(existing) else pki.csr_pem(old)
-            publish = publish_file(module, path, existing, default_mode=0o644)
-            result['changed'] = publish['changed']
-            module.exit_json(**result)
-
-    try:
-        csr = pki.build_csr(key, subject, sans, digest)
-    except pki.PKIError as exc:
-        module.fail_json(msg=str(exc), **result)
-    pem = pki.csr_pem(csr)
-    publish = publish_file(module, path, pem, default_mode=0o644, backup=module.params['backup'])
-    result['changed'] = publish['changed']
-    result['csr'] = pem
-    for name in ('backup_file', 'diff'):
-        if name in publish:
-            result[name] = publish[name]
-    module.exit_json(**result)
+    module = create_module(ARGUMENT_SPEC, add_file_common_args=True)
+    run_backend(module, ensure_server_csr, PKIError)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from pathlib import Path
@@ -90,3 +91,18 @@ class TlsServer(object):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+VERIFY_PLAY = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    phoneprov.mpp.cn_dns_verify: %s
+  tasks:
+'''
+
+
+def verify_play(lab, tasks, **defaults):
+    """YAML of a one-play playbook: ``tasks`` (YAML, indented four spaces) whose cn_dns_verify calls
+    ask ``lab``'s dnsmasq by default (module_defaults), with the other module ``defaults`` given."""
+    return VERIFY_PLAY % json.dumps(dict(nameservers=[lab.address], dns_port=lab.port, **defaults)) + tasks

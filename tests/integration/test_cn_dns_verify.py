@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from cndns_helpers import DnsLab, SilentDns, TlsServer, self_signed
+from cndns_helpers import DnsLab, SilentDns, TlsServer, self_signed, verify_play
 
 RECORDS = {
     'prov.mpp.test': ['127.0.0.1'],
@@ -36,15 +36,7 @@ def test_outcomes_each_by_name(tmp_path, lab, playbook):
                   'txtonly.mpp.test', 'broken.sf')
     silent = SilentDns()
     before = dict((cn, snapshot(path)) for cn, path in paths.items())
-    play = '''
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    phoneprov.mpp.cn_dns_verify:
-      nameservers: ["%(ns)s"]
-      dns_port: %(port)d
-      timeout: 2
-  tasks:
+    play = verify_play(lab, '''
     - name: match
       phoneprov.mpp.cn_dns_verify:
         certificate_path: "%(prov)s"
@@ -81,9 +73,9 @@ def test_outcomes_each_by_name(tmp_path, lab, playbook):
         dns_port: %(silent)d
         timeout: 1
       ignore_errors: true
-''' % dict(ns=lab.address, port=lab.port, silent=silent.port, prov=paths['prov.mpp.test/mailto:admin@mpp.test'],
+''' % dict(silent=silent.port, prov=paths['prov.mpp.test/mailto:admin@mpp.test'],
            farm=paths['farm.mpp.test'], nx=paths['nothere.mpp.test'], empty=paths['txtonly.mpp.test'],
-           sf=paths['broken.sf'])
+           sf=paths['broken.sf']), timeout=2)
     try:
         result = playbook(play)
     finally:
@@ -164,14 +156,7 @@ def test_live_fetch_with_sni_and_peer_address(tmp_path, lab, playbook):
     server = TlsServer(default_cert, default_key,
                        extra=['-servername', 'prov.mpp.test', '-cert2', str(sni_cert), '-key2', str(sni_key)])
     try:
-        play = '''
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    phoneprov.mpp.cn_dns_verify:
-      nameservers: ["%(ns)s"]
-      dns_port: %(dns)d
-  tasks:
+        play = verify_play(lab, '''
     - name: live with sni
       phoneprov.mpp.cn_dns_verify:
         host: 127.0.0.1
@@ -189,7 +174,7 @@ def test_live_fetch_with_sni_and_peer_address(tmp_path, lab, playbook):
         fqdn: prov.mpp.test
         expected_addresses: ["127.0.0.1", "127.0.0.2"]
       ignore_errors: true
-''' % dict(ns=lab.address, dns=lab.port, port=server.port)
+''' % dict(port=server.port))
         result = playbook(play)
     finally:
         server.stop()
@@ -215,14 +200,7 @@ def test_refusals_name_the_problem(tmp_path, lab, playbook):
     garbage.write_text('not a certificate\n')
     closed = TlsServer(*self_signed(tmp_path / 'pki', 'x.mpp.test', name='closed'))
     closed.stop()
-    play = '''
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    phoneprov.mpp.cn_dns_verify:
-      nameservers: ["%(ns)s"]
-      dns_port: %(dns)d
-  tasks:
+    play = verify_play(lab, '''
     - name: ip as cn
       phoneprov.mpp.cn_dns_verify:
         certificate_path: "%(ipcn)s"
@@ -260,8 +238,8 @@ def test_refusals_name_the_problem(tmp_path, lab, playbook):
         certificate_path: "%(prov)s"
         host: 127.0.0.1
       ignore_errors: true
-''' % dict(ns=lab.address, dns=lab.port, ipcn=paths['192.0.2.1'], garbage=garbage, prov=paths['prov.mpp.test'],
-           closed=closed.port)
+''' % dict(ipcn=paths['192.0.2.1'], garbage=garbage, prov=paths['prov.mpp.test'],
+           closed=closed.port))
     result = playbook(play)
     assert result.changed == 0
     assert 'breaks the CN rule' in result.task('ip as cn')['msg']
@@ -287,17 +265,7 @@ def test_live_fetch_from_tls12_server_demanding_a_client_certificate(tmp_path, l
     client_cert, client_key = self_signed(tmp_path / 'pki', 'phone', name='client')
     server = TlsServer(server_cert, server_key, extra=['-tls1_2', '-Verify', '1', '-CAfile', str(client_cert)])
     try:
-        play = '''
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    phoneprov.mpp.cn_dns_verify:
-      host: 127.0.0.1
-      port: %(port)d
-      fqdn: prov.mpp.test
-      nameservers: ["%(ns)s"]
-      dns_port: %(dns)d
-  tasks:
+        play = verify_play(lab, '''
     - name: without client certificate
       phoneprov.mpp.cn_dns_verify: {}
       ignore_errors: true
@@ -305,7 +273,7 @@ def test_live_fetch_from_tls12_server_demanding_a_client_certificate(tmp_path, l
       phoneprov.mpp.cn_dns_verify:
         client_cert: "%(cert)s"
         client_key: "%(key)s"
-''' % dict(port=server.port, ns=lab.address, dns=lab.port, cert=client_cert, key=client_key)
+''' % dict(cert=client_cert, key=client_key), host='127.0.0.1', port=server.port, fqdn='prov.mpp.test')
         result = playbook(play)
     finally:
         server.stop()
