@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils import dns_check  # noqa: E402  pylint: disable=wrong-import-position
 from cndns_helpers import DnsLab, self_signed  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import playbook_text  # noqa: E402  pylint: disable=wrong-import-position
 
 FQDN = 'farm.mpp.test'
 
@@ -59,16 +60,9 @@ def nxdomain(lab):
 def module_wall_time(workdir, lab, addresses):
     cert = self_signed(workdir, FQDN)[0]
     play = workdir / 'play.yml'
-    play.write_text('''
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - phoneprov.mpp.cn_dns_verify:
-        certificate_path: "%s"
-        expected_addresses: %s
-        nameservers: ["%s"]
-        dns_port: %d
-''' % (cert, json.dumps(addresses), lab.address, lab.port))
+    task = {'name': 'CN DNS check', 'phoneprov.mpp.cn_dns_verify': {
+        'certificate_path': str(cert), 'expected_addresses': addresses, 'nameservers': [lab.address], 'dns_port': lab.port}}
+    play.write_text(playbook_text([task], name='cn_dns_verify once'))
     env = {'ANSIBLE_COLLECTIONS_PATH': str(COLLECTIONS), 'PATH': '%s:/usr/bin:/bin:/usr/sbin' % Path(sys.executable).parent,
            'ANSIBLE_LOCALHOST_WARNING': 'false', 'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false'}
     start = time.perf_counter()

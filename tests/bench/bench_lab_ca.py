@@ -24,8 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / '.build' / 'collections'
 sys.path.insert(0, str(COLLECTIONS))
+sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import playbook_text  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def api_rate(count, key_type):
@@ -43,10 +45,9 @@ def api_rate(count, key_type):
 def playbook_time(workdir, phones):
     clients = [{'mac': '000e08%06x' % i, 'model': 'CP-8851-3PCC', 'serial': 'SER%06d' % i} for i in range(phones)]
     (workdir / 'phones').mkdir()
-    play = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': [{
-        'name': 'fleet', 'phoneprov.mpp.lab_ca': {
-            'path': str(workdir / 'ca'), 'clients': clients, 'client_dir': str(workdir / 'phones'), 'key_type': 'ecc'}}]}]
-    (workdir / 'play.yml').write_text(json.dumps(play))
+    task = {'name': 'fleet', 'phoneprov.mpp.lab_ca': {
+        'path': str(workdir / 'ca'), 'clients': clients, 'client_dir': str(workdir / 'phones'), 'key_type': 'ecc'}}
+    (workdir / 'play.yml').write_text(playbook_text([task], name='lab_ca fleet'))
     (workdir / 'inventory.ini').write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n'
                                            % sys.executable)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR='1')

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 """How fast playbooks/verify.yml checks a fleet: phone_check fleet mode vs one task per phone.
 
-Sets up on loopback only: a private real nginx (tests/integration/phone_check_helpers.Nginx: client
-certificates verified, each phone only its own /cfg/$MA.xml), dnsmasq naming prov.mpp.test, N phones
-with their own ECDSA P-256 client certificates and profiles. Then times, with the real
-ansible-playbook:
+Sets up on loopback only: the provisioning_server role deployed on the system nginx
+(tests/integration/provisioning_server_helpers.running_server: client certificates verified,
+each phone only its own /cfg/$MA.xml; it takes the system nginx lock, so run as root),
+dnsmasq naming prov.mpp.test, N phones with their own ECDSA P-256 client certificates
+(resync_storm.mint_phones) and profiles. Then times, with the real ansible-playbook:
 
   * fleet - playbooks/verify.yml with mpp_phones of N phones (one phone_check task, fleet mode);
   * loop  - one phone_check task per phone (a loop) over the first M phones.
@@ -29,26 +30,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
-from mpp_harness import BIN, DnsServer, ansible_env  # noqa: E402  pylint: disable=wrong-import-position
-from phone_check_helpers import LabPKI, Nginx  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import BIN, DnsServer, ansible_env, playbook_text  # noqa: E402  pylint: disable=wrong-import-position
+from provisioning_server_helpers import make_pki, running_server  # noqa: E402  pylint: disable=wrong-import-position
+from resync_storm import mint_phones  # noqa: E402  pylint: disable=wrong-import-position
 
 PROFILE = '<flat-profile>\n  <Resync_Periodic>3600</Resync_Periodic>\n  <Station_Name>{mac}</Station_Name>\n</flat-profile>\n'
-LOOP_PLAY = '''
-- name: one phone_check task per phone
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Resync one phone
-      phoneprov.mpp.phone_check:
-        url: "https://prov.mpp.test:{{ mpp_server_port }}/cfg/$MA.xml"
-        mac: "{{ item.mac }}"
-        ca_path: "{{ mpp_verify_ca_path }}"
-        client_cert: "{{ mpp_verify_client_cert }}"
-        client_key: "{{ mpp_verify_client_key }}"
-        nameservers: "{{ mpp_verify_nameservers }}"
-        dns_port: "{{ mpp_verify_dns_port }}"
-        return_parameters: false
-      loop: "{{ mpp_phones[:loop_count | int] }}"
+LOOP_TASKS = '''
+- name: Resync one phone
+  phoneprov.mpp.phone_check:
+    url: "https://prov.mpp.test:{{ mpp_server_port }}/cfg/$MA.xml"
+    mac: "{{ item.mac }}"
+    ca_path: "{{ mpp_verify_ca_path }}"
+    client_cert: "{{ mpp_verify_client_cert }}"
+    client_key: "{{ mpp_verify_client_key }}"
+    nameservers: "{{ mpp_verify_nameservers }}"
+    dns_port: "{{ mpp_verify_dns_port }}"
+    return_parameters: false
+  loop: "{{ mpp_phones[:loop_count | int] }}"
 '''
 
 
@@ -76,33 +74,28 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix='mpp-fleet-') as tmp:
         tmp = Path(tmp)
         os.chmod(str(tmp), 0o755)
-        pki = LabPKI(tmp / 'pki')
-        docroot = tmp / 'doc'
-        (docroot / 'cfg').mkdir(parents=True)
-        phones = []
-        for index in range(args.phones):
-            mac = '0e08%08x' % (0x10000 + index)
-            pki.client(mac)
-            (docroot / 'cfg' / ('%s.xml' % mac)).write_text(PROFILE.format(mac=mac))
-            phones.append({'mac': mac, 'model': 'CP-8841-3PCC', 'lines': [{'user_id': str(1000 + index)}]})
-        nginx = Nginx(tmp / 'nginx', pki, docroot)
-        dns = DnsServer(tmp / 'dns', {'prov.mpp.test': ['127.0.0.1']})
+        lab = make_pki(tmp / 'pki', phones=({'mac': '000e08000001'},))
+        minted = mint_phones(tmp / 'phones', args.phones, lab.client_ca, str(Path(lab.client_ca).with_suffix('.key')), seed=8841)
+        phones = [{'mac': phone['mac'], 'model': 'CP-8841-3PCC', 'lines': [{'user_id': str(1000 + index)}]}
+                  for index, phone in enumerate(minted)]
         inventory = tmp / 'inventory.yml'
         inventory.write_text('all:\n  children:\n    provisioning_servers:\n      hosts:\n        localhost:\n'
                              '          ansible_connection: local\n          ansible_python_interpreter: %s\n'
                              % sys.executable)
-        extra = {'mpp_phones': phones, 'mpp_server_fqdn': 'prov.mpp.test', 'mpp_server_port': nginx.ports['good'],
-                 'mpp_verify_ca_path': str(pki.server_ca.path), 'mpp_verify_client_cert': str(pki.clients / '$MA.crt'),
-                 'mpp_verify_client_key': str(pki.clients / '$MA.key'), 'mpp_verify_nameservers': ['127.0.0.1'],
-                 'mpp_verify_dns_port': dns.port, 'mpp_verify_workers': args.workers, 'loop_count': args.loop}
         loop_play = tmp / 'loop.yml'
-        loop_play.write_text(LOOP_PLAY)
+        loop_play.write_text(playbook_text(LOOP_TASKS, name='one phone_check task per phone'))
+        dns = DnsServer(tmp / 'dns', {'prov.mpp.test': ['127.0.0.1']})
         try:
-            fleet = run(tmp, REPO / 'playbooks' / 'verify.yml', extra, inventory)
-            loop = run(tmp, loop_play, extra, inventory)
-            empty = run(tmp, loop_play, dict(extra, loop_count=0), inventory)
+            with running_server(tmp / 'server', pki=lab, profiles=dict((phone['mac'], PROFILE.format(mac=phone['mac']))
+                                                                       for phone in phones)) as server:
+                extra = {'mpp_phones': phones, 'mpp_server_fqdn': server.fqdn, 'mpp_server_port': server.port,
+                         'mpp_verify_ca_path': lab.server_ca, 'mpp_verify_client_cert': str(tmp / 'phones' / '$MA.crt'),
+                         'mpp_verify_client_key': str(tmp / 'phones' / '$MA.key'), 'mpp_verify_nameservers': ['127.0.0.1'],
+                         'mpp_verify_dns_port': dns.port, 'mpp_verify_workers': args.workers, 'loop_count': args.loop}
+                fleet = run(tmp, REPO / 'playbooks' / 'verify.yml', extra, inventory)
+                loop = run(tmp, loop_play, extra, inventory)
+                empty = run(tmp, loop_play, dict(extra, loop_count=0), inventory)
         finally:
-            nginx.stop()
             dns.stop()
     result = {
         'fleet_phones': args.phones, 'fleet_seconds': round(fleet, 2), 'fleet_phones_per_s': round(args.phones / fleet, 1),

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
 from provisioning_server_helpers import make_pki, nginx_pids, running_server  # noqa: E402  pylint: disable=wrong-import-position
-from mpp_harness import NGINX, free_port  # noqa: E402  pylint: disable=wrong-import-position
+from mpp_harness import NGINX, free_port, stop_process, wait_for_port  # noqa: E402  pylint: disable=wrong-import-position
 
 MAC = '000e08abcdef'
 PROFILE = ('<flat-profile>\n' + ''.join('  <Param_%03d_>value %03d</Param_%03d_>\n' % (i, i, i) for i in range(60))
@@ -174,9 +174,7 @@ def main():
             os.symlink(str(server.docroot), str(server.root / 'cfg'))
             minimal = subprocess.Popen([NGINX, '-p', str(minimal_prefix), '-c', str(conf), '-g', 'daemon off;'],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(0.5)
-            if minimal.poll() is not None:
-                raise RuntimeError('minimal nginx failed: %s' % minimal.stderr.read().decode())
+            wait_for_port(minimal_port, 'minimal nginx', minimal)
             check_answer(server.port, phone, pki.server_ca, PROFILE)
             check_answer(minimal_port, phone, pki.server_ca, PROFILE)
             lines_before = len(server.log_lines())
@@ -212,9 +210,7 @@ def main():
             ok_lines = sum(1 for line in logged if line['status'] == 200 and line['mac'] == MAC)
         sign, verify = rsa_sign_per_second()
     finally:
-        if minimal is not None and minimal.poll() is None:
-            minimal.terminate()
-            minimal.wait(timeout=10)
+        stop_process(minimal)
         shutil.rmtree(str(workdir), ignore_errors=True)
 
     role_rate = totals['role'][0] / totals['role'][1]

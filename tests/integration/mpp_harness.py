@@ -5,7 +5,7 @@ Tests drive the collection the way a user does, through ``ansible-playbook`` on 
 and judge results with real tools (openssl, curl, nginx). No service is mocked.
 
 The one way to write a test playbook is :func:`playbook_text` (a play built from Python data or
-from the YAML text of its task list); the one way to stop a process a test started is
+from the YAML text of its task list), or :func:`import_playbook_text` for a playbook of imports; the one way to stop a process a test started is
 :func:`stop_process` (a ``Popen`` or a daemon's pid, see :func:`read_pid`).
 """
 
@@ -67,6 +67,13 @@ def playbook_text(tasks=None, name='test play', hosts='localhost', gather_facts=
     if tasks is not None:
         play['tasks'] = list(yaml.safe_load(tasks) if isinstance(tasks, str) else tasks)
     return yaml.safe_dump([play], sort_keys=False, default_flow_style=False, width=1 << 16)
+
+
+def import_playbook_text(playbooks):
+    """A playbook of ``import_playbook`` entries as YAML text: ``playbooks`` is a list of
+    (name, playbook) pairs, a playbook given as a path or an FQCN (``phoneprov.mpp.site``)."""
+    entries = [{'name': name, 'ansible.builtin.import_playbook': str(playbook)} for name, playbook in playbooks]
+    return yaml.safe_dump(entries, sort_keys=False, default_flow_style=False, width=1 << 16)
 
 
 def read_pid(pid_file):

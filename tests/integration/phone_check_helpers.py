@@ -1,21 +1,15 @@
 # -*- coding: utf-8 -*-
-"""Test helpers for phone_check: a small lab PKI, a private nginx, a Digest/Basic HTTPS server.
+"""Test helpers for phone_check: a small lab PKI and a Digest/Basic HTTPS server.
 
 tests/integration/test_phone_check.py runs against the provisioning_server role's own nginx
 configuration (provisioning_server_helpers.running_server) and uses only ``AuthServer`` from
-here; ``LabPKI`` serves the emulator's unit tests, ``Nginx`` the fleet benchmark
-(tests/bench/fleet_check.py), which needs no system nginx.
+here; ``LabPKI`` serves the emulator's unit tests.
 
 - ``LabPKI(dir)``: a server CA (stands in for the Cisco Server CA), a second, untrusted CA, a phone
   client CA, server certificates (good, expired, from the untrusted CA) and phone client
   certificates (OU=model, L=serial, ST=$MA). ECDSA P-256 keys keep set-up fast. Certificates are
-  minted with the collection's module_utils/pki.py (the functions behind lab_ca); nginx and
-  Python's ssl module (OpenSSL) are the judges.
-- ``Nginx(dir, pki, docroot)``: the real nginx binary on 127.0.0.1 with its own ``-p``/``-c``
-  (a hand-written configuration, not the role's),
-  three TLS ports (good, untrusted, expired certificate), client certificates verified against
-  the client CA, each phone allowed only its own ``/cfg/<mac>.*``, a maintenance path answering 503,
-  redirects, and Basic authentication (auth_basic; stock Debian nginx has no Digest).
+  minted with the collection's module_utils/pki.py (the functions behind lab_ca); Python's ssl
+  module (OpenSSL) is the judge.
 - ``AuthServer``: HTTPS server on Python's http.server answering Digest (RFC 7616, MD5 or SHA-256,
   qop=auth) or Basic challenges. Used for Digest because stock Debian nginx has no Digest module
   and Apache is not installed: this keeps the test to loopback and the standard library.
@@ -26,15 +20,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import signal
 import ssl
-import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from mpp_harness import COLLECTIONS, NGINX, free_port, read_pid, stop_process, wait_for_port
+from mpp_harness import COLLECTIONS
 
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
@@ -95,89 +87,6 @@ class LabPKI(object):
         cert_path.write_text(pki.certificate_pem(cert))
         _write_key(key_path, key)
         return str(cert_path), str(key_path)
-
-
-NGINX_CONF = '''
-{user}
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    default_type application/octet-stream;
-    client_body_temp_path {prefix}/tmp;
-    proxy_temp_path {prefix}/tmp;
-    fastcgi_temp_path {prefix}/tmp;
-    uwsgi_temp_path {prefix}/tmp;
-    scgi_temp_path {prefix}/tmp;
-    map $ssl_client_s_dn $client_mac {{
-        "~(^|,)ST=(?<dnmac>[0-9a-f]{{12}})(,|$)" $dnmac;
-        default "";
-    }}
-{servers}
-}}
-'''
-
-NGINX_SERVER = '''
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name prov.mpp.test;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_client_certificate {client_ca};
-        ssl_verify_client on;
-        root {docroot};
-        autoindex off;
-        location ~ "^/cfg/(?<filemac>[0-9a-f]{{12}})\\.[a-z.]+$" {{
-            if ($client_mac != $filemac) {{ return 403; }}
-        }}
-        location /maint/ {{ add_header Retry-After 600 always; return 503; }}
-        location /moved/ {{ rewrite ^/moved/(.*)$ /cfg/$1 permanent; }}
-        location /found/ {{ rewrite ^/found/(.*)$ https://prov.mpp.test:{port}/cfg/$1 redirect; }}
-        location /loop/ {{ rewrite ^/loop/(.*)$ /loop/$1 redirect; }}
-        location /basic/ {{
-            auth_basic "phones";
-            auth_basic_user_file {prefix}/htpasswd;
-            rewrite ^/basic/(.*)$ /cfg/$1 break;
-        }}
-        location / {{ return 404; }}
-    }}
-'''
-
-
-class Nginx(object):
-    """A private nginx: ports ``good``, ``untrusted``, ``expired`` (by server certificate)."""
-
-    def __init__(self, directory, pki, docroot, basic_user=('phone', 's3cret')):
-        self.prefix = Path(directory)
-        (self.prefix / 'tmp').mkdir(parents=True, exist_ok=True)
-        self.docroot = Path(docroot)
-        self.ports = {}
-        servers = []
-        for name, (cert, key) in (('good', pki.good), ('untrusted', pki.untrusted), ('expired', pki.expired)):
-            port = free_port()
-            self.ports[name] = port
-            servers.append(NGINX_SERVER.format(port=port, cert=cert, key=key, client_ca=pki.client_ca.path,
-                                               docroot=self.docroot, prefix=self.prefix))
-        hashed = subprocess.run(['openssl', 'passwd', '-apr1', basic_user[1]], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        (self.prefix / 'htpasswd').write_text('%s:%s\n' % (basic_user[0], hashed))
-        self.conf = self.prefix / 'nginx.conf'
-        # pytest's tmp dirs are 0700: workers run as root (loopback-only test instance) to read them.
-        user = 'user root root;' if os.geteuid() == 0 else ''
-        self.conf.write_text(NGINX_CONF.format(user=user, prefix=self.prefix, servers=''.join(servers)))
-        subprocess.run([NGINX, '-p', str(self.prefix), '-c', str(self.conf), '-t', '-q'], check=True,
-                       capture_output=True, timeout=30)
-        subprocess.run([NGINX, '-p', str(self.prefix), '-c', str(self.conf)], check=True, capture_output=True,
-                       timeout=30)
-        self._wait()
-
-    def _wait(self):
-        wait_for_port(self.ports['good'], 'nginx', log=(self.prefix / 'error.log').read_text)
-
-    def stop(self):
-        stop_process(read_pid(self.prefix / 'nginx.pid'), signal.SIGQUIT)
 
 
 class AuthServer(object):

@@ -12,12 +12,10 @@ DNS check catching the one whose address DNS lacks.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mpp_harness import BIN, REPO, ansible_env, free_port, run_playbook
+from mpp_harness import BIN, REPO, ansible_env, free_port, import_playbook_text, read_pid, run_playbook, stop_process
 from provisioning_server_helpers import remove_site, stop_system_nginx, system_nginx_lock
 
 LAB = REPO / 'examples' / 'lab'
@@ -82,13 +80,8 @@ class Lab(object):
         return int(status or 0), body
 
     def stop_dnsmasq(self):
-        pidfile = self.dir / 'dnsmasq' / 'dnsmasq.pid'
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
+        """Stop the lab's dnsmasq (a daemon of the lab play) by the pid it wrote."""
+        stop_process(read_pid(self.dir / 'dnsmasq' / 'dnsmasq.pid'))
 
     def profiles(self, host='localhost'):
         return sorted(Path(p).name for p in glob.glob(str(self.host_dir(host) / 'profiles' / '*.xml')))
@@ -227,12 +220,8 @@ def _runner_private_dir(lab, root):
     # collection's playbooks by FQCN (the collection comes from ANSIBLE_COLLECTIONS_PATH, in
     # AWX from the execution environment).
     shutil.copytree(LAB, project, ignore=shutil.ignore_patterns('inventory.yml', 'group_vars'))
-    (project / 'site.yml').write_text(
-        '---\n'
-        '- name: Lab services\n'
-        '  ansible.builtin.import_playbook: lab_services.yml\n'
-        '- name: The whole job\n'
-        '  ansible.builtin.import_playbook: phoneprov.mpp.site\n')
+    (project / 'site.yml').write_text(import_playbook_text([('Lab services', 'lab_services.yml'),
+                                                            ('The whole job', 'phoneprov.mpp.site')]))
     (pdd / 'inventory').mkdir()
     shutil.copy(LAB / 'inventory.yml', pdd / 'inventory' / 'hosts.yml')
     shutil.copytree(LAB / 'group_vars', pdd / 'inventory' / 'group_vars')
