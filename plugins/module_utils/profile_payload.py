@@ -150,7 +150,7 @@ def read_payload(path):
                     raise PayloadError('payload is empty')
                 return
             header = _header(data)
-            if first or 'format' in header:  # every stream starts with the version line
+            if first or 'format' in header or 'version' in header:  # every stream starts with the version line
                 _check_version(header)
                 first = False
                 continue
