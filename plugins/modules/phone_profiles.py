@@ -307,8 +307,8 @@ class Publisher(object):
             module.fail_json(msg='manifest must be a plain file name, got %r' % name)
         self.manifest_name = name
         self.mode = self._mode(params['mode'])
-        self.uid = self._uid(params['owner'])
-        self.gid = self._gid(params['group'])
+        self.uid = self._id(params['owner'], lambda name: pwd.getpwnam(name).pw_uid, 'owner')
+        self.gid = self._id(params['group'], lambda name: grp.getgrnam(name).gr_gid, 'group')
         if not os.path.isdir(self.dest):
             if not params['create_dest']:
                 if not module.check_mode:
@@ -340,25 +340,16 @@ class Publisher(object):
             self.module.fail_json(msg='mode %r is out of range' % (mode,))
         return value
 
-    def _uid(self, owner):
-        if owner is None:
+    def _id(self, name, lookup, what):
+        """The uid or gid of ``name`` (a name or a number); None when not given."""
+        if name is None:
             return None
-        if owner.isdigit():
-            return int(owner)
+        if name.isdigit():
+            return int(name)
         try:
-            return pwd.getpwnam(owner).pw_uid
+            return lookup(name)
         except KeyError:
-            self.module.fail_json(msg='owner %s does not exist on the managed host' % owner)
-
-    def _gid(self, group):
-        if group is None:
-            return None
-        if group.isdigit():
-            return int(group)
-        try:
-            return grp.getgrnam(group).gr_gid
-        except KeyError:
-            self.module.fail_json(msg='group %s does not exist on the managed host' % group)
+            self.module.fail_json(msg='%s %s does not exist on the managed host' % (what, name))
 
     def actual_hash(self, filename):
         """(sha256, stat) of the file as it is now (hashing it when the manifest cannot vouch)."""
