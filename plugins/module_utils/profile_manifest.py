@@ -83,8 +83,9 @@ class Manifest(object):
     def is_current(self, filename, mac, render):
         """True when the entry of ``filename`` already says this MAC, fingerprint and stat data."""
         entry = self.files.get(filename) or {}
-        return (entry.get('mac') == mac and entry.get('render') == render
-                and entry.get('stat') == stat_key(os.lstat(os.path.join(self.dest, filename))))
+        if entry.get('mac') != mac or entry.get('render') != render:
+            return False
+        return entry.get('stat') == stat_key(os.lstat(os.path.join(self.dest, filename)))
 
     def record(self, filename, mac, sha256, render=None):
         """Enter the file as it is now on disk."""

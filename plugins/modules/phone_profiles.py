@@ -84,10 +84,13 @@ options:
     default: false
   filename:
     description:
-      - File name of each phone's profile in O(dest). The phone macros C($MA) (MAC lower-case),
-        C($MAU) (upper-case) and C($MAC) (lower-case with colons) are replaced; a literal
+      - File name of each phone's profile in O(dest). It holds exactly one of the phone macros
+        C($MA) (MAC lower-case), C($MAU) (upper-case) or C($MAC) (lower-case with colons), each
+        also in the phone's delimited form, the name in parentheses after the C($); a literal
         C({{ mac }}) is accepted for C($MA) (quote it with C(!unsafe) or C({% raw %})).
-      - It must not contain C(/).
+      - Around the macro only letters, digits and C(. _ - ~), and it does not start with a dot, so
+        that it is one file per phone that nginx can serve, as the phone asks for it. Any other name (no
+        MAC macro, a C(/), another macro such as C($PN)) fails the task before anything is written.
     type: str
     default: $MA.xml
   compress:

@@ -46,8 +46,8 @@ def failure(fleet, entries):
 
 def test_a_good_fleet():
     fleet = check(templates={'CP-7841-3PCC': 'cp7841.j2'})
-    assert fleet.check(0, {'mac': '00:0e:08:00:00:01'}) == PhoneEntry(0, '000e08000001', '000e08000001.xml',
-                                                                       {'mac': '00:0e:08:00:00:01'}, 'default.j2')
+    expected = PhoneEntry(0, '000e08000001', '000e08000001.xml', {'mac': '00:0e:08:00:00:01'}, 'default.j2')
+    assert fleet.check(0, {'mac': '00:0e:08:00:00:01'}) == expected
     assert fleet.check(1, {'mac': '000e08000002', 'model': 'CP-7841-3PCC'}).template == 'cp7841.j2'
 
 
