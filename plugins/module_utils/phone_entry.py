@@ -78,37 +78,40 @@ class FleetCheck(object):
     def check(self, index, entry):
         """The PhoneEntry for ``entry`` (the fleet's ``index``-th); PhoneEntryError otherwise."""
         ma = phone_mac(index, entry)
-        name = describe_phone(index, entry)
         if ma in self.seen_mac:
-            raise PhoneEntryError(DUPLICATE_MAC, index, '%s: duplicate MAC %s, already used by phone #%d' % (name, ma, self.seen_mac[ma] + 1))
+            raise _error(DUPLICATE_MAC, index, entry, ': duplicate MAC %s, already used by phone #%d' % (ma, self.seen_mac[ma] + 1))
         self.seen_mac[ma] = index
         filename = self.filename(ma)
         if filename in self.seen_file:
-            raise PhoneEntryError(DUPLICATE_FILE, index, '%s: file name %s already used by phone #%d'
-                                  % (name, filename, self.seen_file[filename] + 1))
+            raise _error(DUPLICATE_FILE, index, entry, ': file name %s already used by phone #%d' % (filename, self.seen_file[filename] + 1))
         self.seen_file[filename] = index
         if self.encrypt != 'none':
-            self._check_key(index, entry, name)
-        return PhoneEntry(index, ma, filename, entry, self._template(index, entry, name))
+            self._check_key(index, entry)
+        return PhoneEntry(index, ma, filename, entry, self._template(index, entry))
 
-    def _check_key(self, index, entry, name):
+    def _check_key(self, index, entry):
         key = entry.get(self.key_field)
         if key is None or key == '':
-            raise PhoneEntryError(NO_KEY, index, '%s has no %s: encrypt=%s needs a key per phone' % (name, self.key_field, self.encrypt))
+            raise _error(NO_KEY, index, entry, ' has no %s: encrypt=%s needs a key per phone' % (self.key_field, self.encrypt))
         if not isinstance(key, str):
-            raise PhoneEntryError(BAD_KEY, index, '%s: %s must be a string' % (name, self.key_field))
+            raise _error(BAD_KEY, index, entry, ': %s must be a string' % self.key_field)
         if self.key_check is not None:
             try:
                 self.key_check(key)
             except ValueError as exc:
-                raise PhoneEntryError(BAD_KEY, index, '%s: %s: %s' % (name, self.key_field, exc))
+                raise _error(BAD_KEY, index, entry, ': %s: %s' % (self.key_field, exc))
 
-    def _template(self, index, entry, name):
+    def _template(self, index, entry):
         model = entry.get('model')
         template = self.templates.get(model) if isinstance(model, str) else None
         if template is None:
             template = self.default_template
         if not template:
-            raise PhoneEntryError(NO_TEMPLATE, index, '%s: no template for model %r (templates has %s) and no default template'
-                                  % (name, model, ', '.join(sorted(self.templates)) or 'none'))
+            raise _error(NO_TEMPLATE, index, entry, ': no template for model %r (templates has %s) and no default template'
+                         % (model, ', '.join(sorted(self.templates)) or 'none'))
         return template
+
+
+def _error(kind, index, entry, problem):
+    """The PhoneEntryError ``describe_phone(...) + problem`` (named only when it is raised)."""
+    return PhoneEntryError(kind, index, describe_phone(index, entry) + problem)
