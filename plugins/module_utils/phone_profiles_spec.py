@@ -9,6 +9,9 @@ same options plus its private ``payload`` and ``inventory``.
 
 from __future__ import annotations
 
+# What the action plugin passes on to the module: the options that concern the managed host.
+MODULE_ARGUMENTS = ('dest', 'create_dest', 'manifest', 'mode', 'owner', 'group', 'prune')
+
 
 def task_argument_spec(path_type='path'):
     """Options a user sets on the task.

@@ -372,6 +372,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import BAD_MAC, PhoneEntryError, phone_mac
+
 try:
     from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import HAS_DNSPYTHON
     from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import Emulator, EmulatorError
@@ -421,8 +423,13 @@ def _fleet(module, emulator, params):
 
     phones = []
     for index, phone in enumerate(params['phones']):
-        if not isinstance(phone, dict) or not phone.get('mac'):
-            module.fail_json(msg='phones[%d] has no mac: each phone is a dict with at least mac' % index)
+        try:
+            phone_mac(index, phone)
+        except PhoneEntryError as exc:
+            # A MAC the phone rule refuses is reported for that phone (not checked), as the
+            # emulator reports it; an entry without one cannot be reported at all.
+            if exc.kind != BAD_MAC:
+                module.fail_json(msg='phones[%d] has no mac: each phone is a dict with at least mac' % index)
         for name in SECRET_KEYS:
             if phone.get(name):
                 module.no_log_values.add(str(phone[name]))

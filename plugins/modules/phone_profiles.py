@@ -84,10 +84,13 @@ options:
     default: false
   filename:
     description:
-      - File name of each phone's profile in O(dest). The phone macros C($MA) (MAC lower-case),
-        C($MAU) (upper-case) and C($MAC) (lower-case with colons) are replaced; a literal
+      - File name of each phone's profile in O(dest). It holds exactly one of the phone macros
+        C($MA) (MAC lower-case), C($MAU) (upper-case) or C($MAC) (lower-case with colons), each
+        also in the phone's delimited form, the name in parentheses after the C($); a literal
         C({{ mac }}) is accepted for C($MA) (quote it with C(!unsafe) or C({% raw %})).
-      - It must not contain C(/).
+      - Around the macro only letters, digits and C(. _ - ~), and it does not start with a dot, so
+        that it is one file per phone that nginx can serve, as the phone asks for it. Any other name (no
+        MAC macro, a C(/), another macro such as C($PN)) fails the task before anything is written.
     type: str
     default: $MA.xml
   compress:
@@ -276,12 +279,10 @@ shipped:
 '''
 
 import base64
-import grp
 import hashlib
-import json
+import grp
 import os
 import pwd
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
@@ -289,40 +290,15 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import task_argument_spec
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_manifest import Manifest, ManifestError, sha256_file
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_payload import read_payload
 
-MANIFEST_VERSION = 1
 WRITE_THREADS = 2
 DIFF_OLD_LIMIT = 256 * 1024
 
 
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _stat_key(st):
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
-
-
-def load_manifest(path):
-    """The manifest's ``files`` dict (filename -> entry), {} when there is none."""
-    try:
-        with open(path, 'rb') as handle:
-            data = json.loads(handle.read().decode('utf-8'))
-    except FileNotFoundError:
-        return {}
-    except ValueError as exc:
-        raise ValueError('manifest %s is not valid JSON (%s); remove it to start over' % (path, exc))
-    if not isinstance(data, dict) or data.get('version') != MANIFEST_VERSION or not isinstance(data.get('files'), dict):
-        raise ValueError('manifest %s is not a phone_profiles manifest version %d' % (path, MANIFEST_VERSION))
-    return data['files']
-
-
 class Publisher(object):
-    """Host side: the manifest, verified hashes, atomic writes, prune."""
+    """Host side: the destination directory, the files' mode/owner/group and the manifest."""
 
     def __init__(self, module):
         self.module = module
@@ -332,10 +308,10 @@ class Publisher(object):
         name = params['manifest']
         if not name or '/' in name or name in ('.', '..'):
             module.fail_json(msg='manifest must be a plain file name, got %r' % name)
-        self.manifest_path = os.path.join(self.dest, name)
+        self.manifest_name = name
         self.mode = self._mode(params['mode'])
-        self.uid = self._uid(params['owner'])
-        self.gid = self._gid(params['group'])
+        self.uid = self._id(params['owner'], lambda name: pwd.getpwnam(name).pw_uid, 'owner')
+        self.gid = self._id(params['group'], lambda name: grp.getgrnam(name).gr_gid, 'group')
         if not os.path.isdir(self.dest):
             if not params['create_dest']:
                 if not module.check_mode:
@@ -352,8 +328,8 @@ class Publisher(object):
                     module.fail_json(msg='could not create %s: %s' % (self.dest, to_native(exc)), dest=self.dest)
                 self.created_dest = True
         try:
-            self.manifest = load_manifest(self.manifest_path)
-        except ValueError as exc:
+            self.manifest = Manifest(self.dest, name)
+        except ManifestError as exc:
             module.fail_json(msg=to_native(exc), dest=self.dest)
 
     def _mode(self, mode):
@@ -367,46 +343,25 @@ class Publisher(object):
             self.module.fail_json(msg='mode %r is out of range' % (mode,))
         return value
 
-    def _uid(self, owner):
-        if owner is None:
+    def _id(self, name, lookup, what):
+        """The uid or gid of ``name`` (a name or a number); None when not given."""
+        if name is None:
             return None
-        if owner.isdigit():
-            return int(owner)
+        if name.isdigit():
+            return int(name)
         try:
-            return pwd.getpwnam(owner).pw_uid
+            return lookup(name)
         except KeyError:
-            self.module.fail_json(msg='owner %s does not exist on the managed host' % owner)
-
-    def _gid(self, group):
-        if group is None:
-            return None
-        if group.isdigit():
-            return int(group)
-        try:
-            return grp.getgrnam(group).gr_gid
-        except KeyError:
-            self.module.fail_json(msg='group %s does not exist on the managed host' % group)
-
-    def verified(self, filename):
-        """(sha256, stat) of a managed file whose manifest entry still matches, else (None, stat)."""
-        path = os.path.join(self.dest, filename)
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return None, None
-        entry = self.manifest.get(filename)
-        if entry and entry.get('stat') == _stat_key(st):
-            return entry.get('sha256'), st
-        return None, st
+            self.module.fail_json(msg='%s %s does not exist on the managed host' % (what, name))
 
     def actual_hash(self, filename):
         """(sha256, stat) of the file as it is now (hashing it when the manifest cannot vouch)."""
-        sha, st = self.verified(filename)
+        sha, st = self.manifest.verified(filename)
         if sha is None and st is not None:
             path = os.path.join(self.dest, filename)
             if not os.path.isfile(path) or os.path.islink(path):
                 self.module.fail_json(msg='%s exists and is not a regular file' % path)
-            sha = _sha256_file(path)
+            sha = sha256_file(path)
         return sha, st
 
     def attributes_differ(self, st):
@@ -423,75 +378,22 @@ class Publisher(object):
         if self.uid is not None or self.gid is not None:
             os.chown(path, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
 
-    def record(self, filename, mac, sha, render=None):
-        st = os.lstat(os.path.join(self.dest, filename))
-        self.manifest[filename] = {'mac': mac, 'sha256': sha, 'stat': _stat_key(st), 'render': render}
-
-    def save_manifest(self):
-        data = json.dumps({'version': MANIFEST_VERSION, 'files': self.manifest}, sort_keys=True,
-                          separators=(',', ':')).encode('utf-8')
+    def finish(self):
+        """After writing: one sync for every file written, then the manifest that vouches for them."""
+        if hasattr(os, 'sync'):
+            os.sync()
         # Same mode, owner and group as the profiles: it lists the phones' MACs.
-        atomic_write(self.manifest_path, data, self.mode, uid=self.uid, gid=self.gid, fsync=True)
-
-
-def read_payload(path):
-    """Yield (header dict, content bytes or None) records of the action plugin's payload file.
-
-    The file is one or more zlib streams back to back (one per render worker); together they
-    hold records of a JSON header line followed by ``n`` content octets when ``n`` >= 0.
-    """
-    state = {'decompressor': zlib.decompressobj(), 'eof': False}
-    buffer = bytearray()
-    with open(path, 'rb') as handle:
-
-        def fill(need):
-            while len(buffer) < need and not state['eof']:
-                block = handle.read(1 << 20)
-                while True:
-                    decompressor = state['decompressor']
-                    if not block:
-                        buffer.extend(decompressor.flush())
-                        state['eof'] = True
-                        break
-                    buffer.extend(decompressor.decompress(block))
-                    if not decompressor.eof:
-                        break
-                    # the next stream starts right after this one
-                    block = decompressor.unused_data
-                    state['decompressor'] = zlib.decompressobj()
-                    if not block:
-                        break
-
-        while True:
-            newline = buffer.find(b'\n')
-            while newline < 0 and not state['eof']:
-                fill(len(buffer) + (1 << 16))
-                newline = buffer.find(b'\n')
-            if newline < 0:
-                if buffer:
-                    raise ValueError('payload is truncated')
-                return
-            header = json.loads(bytes(buffer[:newline]).decode('utf-8'))
-            del buffer[:newline + 1]
-            size = header.get('n', -1)
-            content = None
-            if size >= 0:
-                fill(size)
-                if len(buffer) < size:
-                    raise ValueError('payload is truncated inside %s' % header.get('f'))
-                content = bytes(buffer[:size])
-                del buffer[:size]
-            yield header, content
+        self.manifest.save(self.mode, uid=self.uid, gid=self.gid)
 
 
 def inventory(module, publisher):
     hashes = {}
-    for filename, entry in publisher.manifest.items():
-        sha, st = publisher.verified(filename)
+    for filename, entry in publisher.manifest.files.items():
+        sha, st = publisher.manifest.verified(filename)
         if sha is not None and not publisher.attributes_differ(st):
             hashes[filename] = [sha, entry.get('render')]
-    module.exit_json(changed=False, hashes=hashes, managed=len(publisher.manifest), dest=publisher.dest,
-                     manifest=publisher.manifest_path)
+    module.exit_json(changed=False, hashes=hashes, managed=len(publisher.manifest.files), dest=publisher.dest,
+                     manifest=publisher.manifest.path)
 
 
 class Writer(object):
@@ -503,13 +405,13 @@ class Writer(object):
         self.pending = []
         self.in_flight = in_flight
 
-    def _write(self, path, content, filename, mac, sha, render):
+    def _write(self, path, record):
         publisher = self.publisher
-        atomic_write(path, content, publisher.mode, uid=publisher.uid, gid=publisher.gid, fsync=False)
-        publisher.record(filename, mac, sha, render)
+        atomic_write(path, record.content, publisher.mode, uid=publisher.uid, gid=publisher.gid, fsync=False)
+        publisher.manifest.record(record.filename, record.mac, record.sha256, record.render)
 
-    def submit(self, *args):
-        self.pending.append(self.pool.submit(self._write, *args))
+    def submit(self, path, record):
+        self.pending.append(self.pool.submit(self._write, path, record))
         if len(self.pending) >= self.in_flight:
             self.drain()
 
@@ -534,6 +436,7 @@ class Writer(object):
 
 def publish(module, publisher):
     check = module.check_mode
+    manifest = publisher.manifest
     created, updated, unchanged, removed = [], [], [], []
     wanted = set()
     old_contents = {}
@@ -542,16 +445,16 @@ def publish(module, publisher):
     writer = Writer(publisher)
     problem = None
     try:
-        for header, content in read_payload(module.params['payload']):
-            filename, mac, sha = header['f'], header['m'], header['h']
-            if '/' in filename or filename in ('.', '..', os.path.basename(publisher.manifest_path)):
+        for record in read_payload(module.params['payload']):
+            filename, mac, sha = record.filename, record.mac, record.sha256
+            if '/' in filename or filename in ('.', '..', publisher.manifest_name):
                 module.fail_json(msg='invalid profile file name %r for phone %s' % (filename, mac))
             wanted.add(filename)
             path = os.path.join(publisher.dest, filename)
             actual, st = publisher.actual_hash(filename)
-            if content is not None:
+            if record.content is not None:
                 shipped += 1
-            if header.get('d') and actual is not None and actual != sha and st is not None and st.st_size <= DIFF_OLD_LIMIT:
+            if record.diff and actual is not None and actual != sha and st is not None and st.st_size <= DIFF_OLD_LIMIT:
                 with open(path, 'rb') as handle:
                     old_contents[mac] = base64.b64encode(handle.read()).decode('ascii')
             if actual == sha:
@@ -562,39 +465,37 @@ def publish(module, publisher):
                         wrote = True
                 else:
                     unchanged.append(mac)
-                known = publisher.manifest.get(filename) or {}
-                if not check and (known.get('mac') != mac or known.get('render') != header.get('r')
-                                  or known.get('stat') != _stat_key(os.lstat(path))):
-                    publisher.record(filename, mac, sha, header.get('r'))
+                if not check and not manifest.is_current(filename, mac, record.render):
+                    manifest.record(filename, mac, sha, record.render)
                     wrote = True
                 continue
             (created if actual is None else updated).append(mac)
             if check:
                 continue
-            if content is None:
+            if record.content is None:
                 problem = ('profile %s of phone %s changed on the managed host during the push; run the task again'
                            % (path, mac))
                 break
-            if hashlib.sha256(content).hexdigest() != sha:
+            if hashlib.sha256(record.content).hexdigest() != sha:
                 problem = 'payload for phone %s is corrupt (hash mismatch)' % mac
                 break
-            writer.submit(path, content, filename, mac, sha, header.get('r'))
+            writer.submit(path, record)
             wrote = True
         writer.close()
         if problem:
             if wrote:
-                _finish(publisher)
+                publisher.finish()
             module.fail_json(msg=problem)
         if module.params['prune']:
-            for filename in sorted(set(publisher.manifest) - wanted):
-                mac = publisher.manifest[filename].get('mac', filename)
+            for filename in sorted(set(manifest.files) - wanted):
+                mac = manifest.files[filename].get('mac', filename)
                 removed.append(mac)
                 if not check:
                     try:
                         os.unlink(os.path.join(publisher.dest, filename))
                     except FileNotFoundError:
                         pass
-                    del publisher.manifest[filename]
+                    del manifest.files[filename]
                     wrote = True
     except (OSError, ValueError) as exc:
         try:
@@ -602,21 +503,15 @@ def publish(module, publisher):
         except (OSError, ValueError):
             pass
         if wrote:
-            _finish(publisher)
+            publisher.finish()
         module.fail_json(msg='publishing profiles into %s failed: %s' % (publisher.dest, to_native(exc)))
     if wrote:
-        _finish(publisher)
+        publisher.finish()
     counts = {'created': len(created), 'updated': len(updated), 'removed': len(removed),
               'unchanged': len(unchanged), 'total': len(wanted)}
     module.exit_json(changed=bool(created or updated or removed or publisher.created_dest), created=created, updated=updated,
                      removed=removed, unchanged=unchanged, counts=counts, dest=publisher.dest,
-                     manifest=publisher.manifest_path, shipped=shipped, old_contents=old_contents)
-
-
-def _finish(publisher):
-    if hasattr(os, 'sync'):
-        os.sync()
-    publisher.save_manifest()
+                     manifest=manifest.path, shipped=shipped, old_contents=old_contents)
 
 
 def main():

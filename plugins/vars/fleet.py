@@ -92,30 +92,20 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.vars import BaseVarsPlugin
 
-try:  # ansible-core >= 2.19: only values marked trusted are templates
-    from ansible.template import trust_as_template
-except ImportError:  # pragma: no cover - older ansible-core templates every string
-    def trust_as_template(value):
-        return value
-
 try:
     from yaml import CSafeLoader as _YamlLoader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _YamlLoader
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError, phone_mac
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import possibly_template
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.template_trust import trust_as_template
 
 EXTENSIONS = ('.yml', '.yaml', '.json')
 VAULT_HEADER = b'$ANSIBLE_VAULT'
 
 # path -> ((mtime_ns, size, inode), entries); one parse per file and process.
 _PARSED = {}
-
-
-def _describe(path, index, entry):
-    mac = entry.get('mac') if isinstance(entry, dict) else None
-    return '%s: phone #%d%s' % (path, index + 1, ' (mac %s)' % mac if isinstance(mac, str) else '')
 
 
 def load_fleet_file(path, variable='mpp_phones', decrypt=None):
@@ -151,15 +141,10 @@ def load_fleet_file(path, variable='mpp_phones', decrypt=None):
     if not isinstance(data, list):
         raise AnsibleParserError('%s: a fleet file is a list of phones, found a %s' % (path, type(data).__name__))
     for index, entry in enumerate(data):
-        if not isinstance(entry, dict):
-            raise AnsibleParserError('%s: phone #%d is a %s, not a mapping with a mac' % (path, index + 1, type(entry).__name__))
-        if entry.get('mac') in (None, ''):
-            raise AnsibleParserError('%s has no mac' % _describe(path, index, entry))
         try:
-            normalize_mac(entry['mac'])
-        except MACError as exc:
-            hint = '' if isinstance(entry['mac'], str) else ' (YAML read it as a number: quote the MAC)'
-            raise AnsibleParserError('%s: %s%s' % (_describe(path, index, entry), exc, hint))
+            phone_mac(index, entry)
+        except PhoneEntryError as exc:
+            raise AnsibleParserError('%s: %s' % (path, exc))
     return _trust_templates(data)
 
 

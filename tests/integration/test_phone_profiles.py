@@ -265,6 +265,28 @@ def test_missing_key_and_missing_template(playbook, site, tmp_path):
     assert os.listdir(dest) == []
 
 
+@pytest.mark.parametrize('filename, message', [
+    ('profile.xml', 'must hold exactly one MAC macro'),  # even for one phone: nginx serves each phone its own file
+    ('$PN.xml', 'must hold exactly one MAC macro ($MA, $MAU or $MAC) and no other macro'),
+    ('cfg/$MA.xml', 'only letters, digits and . _ - ~ are allowed'),
+])
+def test_file_names_nginx_cannot_serve_are_refused(playbook, site, filename, message):
+    dest, template = site
+    run = playbook(play(dest, template, filename=filename), extra_vars={'fleet': phones(1)})
+    result = run.task('push')
+    assert result['failed'] is True and result['msg'].startswith('invalid arguments: filename %r' % filename), result['msg']
+    assert message in result['msg']
+    assert os.listdir(dest) == []
+
+
+def test_delimited_macro_in_the_file_name(playbook, site):
+    dest, template = site
+    fleet = phones(2)
+    run = playbook(play(dest, template, filename='spa$(MA)_cfg.xml'), extra_vars={'fleet': fleet})
+    assert run.rc == 0, run.stdout[-2000:]
+    assert sorted(os.listdir(dest)) == ['.phone_profiles.json'] + ['spa%s_cfg.xml' % ma(phone) for phone in fleet]
+
+
 def test_per_model_templates_and_filename_macro(playbook, site, tmp_path):
     dest, template = site
     other = tmp_path / 'cp7841.xml.j2'
