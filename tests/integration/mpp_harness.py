@@ -209,10 +209,12 @@ def run_playbook(workdir, playbook, extra_vars=None, check=False, diff=False, ta
     if tags:
         cmd += ['--tags', tags]
     cmd += list(args)
-    proc = subprocess.run(cmd, cwd=str(workdir), env=ansible_env(env), capture_output=True, text=True, timeout=900, check=False)
+    results_file = workdir / ('results-%d.json' % time.monotonic_ns())
+    run_env = dict(env or {}, MPP_TEST_RESULTS_FILE=str(results_file))
+    proc = subprocess.run(cmd, cwd=str(workdir), env=ansible_env(run_env), capture_output=True, text=True, timeout=900, check=False)
     try:
-        data = json.loads(proc.stdout)
-    except ValueError:
+        data = json.loads(results_file.read_text())
+    except (OSError, ValueError):
         data = None
     result = PlaybookResult(proc, data)
     if data is None:

@@ -8,6 +8,7 @@ ansible-core ships no JSON callback (ansible.posix has one, and Galaxy is not re
 from __future__ import annotations
 
 import json
+import os
 
 from ansible.plugins.callback import CallbackBase
 
@@ -65,7 +66,12 @@ class CallbackModule(CallbackBase):
         for host in sorted(stats.processed.keys()):
             summary[host] = stats.summarize(host)
         self.results['stats'] = summary
-        self._display.display(json.dumps(self.results, cls=_Encoder, indent=1, sort_keys=True))
+        document = json.dumps(self.results, cls=_Encoder, indent=1, sort_keys=True)
+        # A file, when asked for: a module's progress lines on stdout then cannot spoil the JSON.
+        if os.environ.get('MPP_TEST_RESULTS_FILE'):
+            with open(os.environ['MPP_TEST_RESULTS_FILE'], 'w') as results_file:
+                results_file.write(document)
+        self._display.display(document)
 
 
 class _Encoder(json.JSONEncoder):
