@@ -11,13 +11,13 @@ BUILD := $(CURDIR)/.build
 COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/phoneprov/mpp
 SANITY_ROOT := $(BUILD)/sanity/ansible_collections/phoneprov/mpp
-DEB_PACKAGES := nginx dnsmasq-base openssl curl gzip
+DEB_PACKAGES := nginx dnsmasq-base openssl curl gzip mmdebstrap openssh-client debian-archive-keyring
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all setup system-packages testbed-packages testbed-rootfs testbed collection test unit integration sanity lint demo build changelog bench clean
+.PHONY: all setup system-packages testbed-rootfs testbed collection test unit integration sanity lint demo build changelog bench clean
 
 all: test
 
@@ -28,34 +28,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # Debian packages: installed with apt-get when root and missing; otherwise reported.
+# The test bed of managed hosts (tests/integration/testbed.py, TESTBED.md) needs mmdebstrap (it
+# builds the hosts' root file systems), the OpenSSH client and both releases' archive keys;
+# openssh-server, sudo and python3 go into each host's root file system, not onto this machine.
+TESTBED_RELEASES := bookworm trixie
+DEB_COMMANDS := nginx dnsmasq openssl curl gzip mmdebstrap ssh ssh-keygen unshare chroot mount
 system-packages:
 	@missing=""; \
-	for cmd in nginx dnsmasq openssl curl gzip; do \
-	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$cmd"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian packages: $(DEB_PACKAGES)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
-	  else \
-	    echo "missing commands:$$missing (install: $(DEB_PACKAGES))" >&2; exit 1; \
-	  fi; \
-	fi
-
-# --- The test bed of managed hosts (tests/integration/testbed.py, TESTBED.md) -------------------
-#
-# The controller needs mmdebstrap (it builds the hosts' root file systems), the OpenSSH client
-# (ansible's ssh connection, ssh-keygen for the key) and the archive keys of both releases.
-# openssh-server, sudo and python3 are installed by mmdebstrap inside each host's root file system,
-# not on the controller: the controller runs no sshd of its own.
-TESTBED_DEB_PACKAGES := mmdebstrap openssh-client debian-archive-keyring
-TESTBED_RELEASES := bookworm trixie
-
-# Debian packages for the test bed: installed with apt-get when root and missing; otherwise
-# reported, not an error (the test bed needs root anyway and its tests skip without it).
-testbed-packages:
-	@missing=""; \
-	for cmd in mmdebstrap ssh ssh-keygen unshare chroot mount; do \
+	for cmd in $(DEB_COMMANDS); do \
 	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$cmd"; \
 	done; \
 	for release in $(TESTBED_RELEASES); do \
@@ -63,10 +43,10 @@ testbed-packages:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian packages for the test bed: $(TESTBED_DEB_PACKAGES)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TESTBED_DEB_PACKAGES) >/dev/null; \
+	    echo "installing Debian packages: $(DEB_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
 	  else \
-	    echo "test bed: missing$$missing (install: $(TESTBED_DEB_PACKAGES)); its tests will skip" >&2; \
+	    echo "missing:$$missing (install the Debian packages $(DEB_PACKAGES))" >&2; exit 1; \
 	  fi; \
 	fi
 
@@ -85,7 +65,7 @@ collection: $(VENV)/.installed
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
 
-setup: $(VENV)/.installed system-packages testbed-packages collection
+setup: $(VENV)/.installed system-packages collection
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit

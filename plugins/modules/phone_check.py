@@ -45,15 +45,7 @@ author:
 requirements:
   - dnspython >= 2.0 on the managed host
   - cryptography on the managed host (to decrypt encrypted profiles)
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+extends_documentation_fragment: [ansible.builtin.action_common_attributes, phoneprov.mpp.attributes.check_only]
 options:
   url:
     description:

@@ -35,18 +35,12 @@ description:
     O(payload) and O(inventory) are set by the action plugin, not by users.
 author:
   - phoneprov.mpp contributors (@phoneprov)
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+extends_documentation_fragment: [ansible.builtin.action_common_attributes, phoneprov.mpp.attributes]
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: Shows which phones' profiles are created, updated or removed and a unified diff of the
       plaintext for the first O(diff_count) of them. Keys never appear; values of parameters whose
       name contains C(Password), C(Secret), C(Key) or C(IKM) are masked.
-  platform:
-    platforms: posix
 options:
   phones:
     description:
