@@ -499,15 +499,3 @@ def client_subject_attributes(mac=None, model=None, serial=None, generic=False, 
         return build_client_subject(mac, model, serial, generic, organization)
     except SubjectError as exc:
         raise PKIError(str(exc))
-
-
-# Signing lives in pki_lab.py, which builds on this module (so it cannot be imported here at
-# the top); scripts and tests written against pki.py still find these names as pki.NAME.
-LAB_SIGNING_NAMES = ('create_ca_certificate', 'issue_certificate', 'issue_client_certificate')
-
-
-def __getattr__(name):
-    if name in LAB_SIGNING_NAMES:
-        from ansible_collections.phoneprov.mpp.plugins.module_utils import pki_lab
-        return getattr(pki_lab, name)
-    raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -4,9 +4,8 @@
 """Signing for the lab CA: CA roots, server certificates from CSRs, phone client certificates.
 
 Builds on module_utils/pki.py (names, keys, SANs, validity) and pki_csr.py (CSR signatures).
-The lab_ca module (through lab_ca_backend.py), the tests and the benchmark scripts sign here;
-``pki.create_ca_certificate``, ``pki.issue_certificate`` and ``pki.issue_client_certificate``
-still reach these functions for scripts written against pki.py.
+The lab_ca module (through lab_ca_backend.py), the tests and the benchmark scripts sign here,
+and only here (pki.py has no signing of its own).
 
 Validity is given as a number of days or as ``not_before``/``not_after``, each a relative
 offset (``+365d``, ``-10d``, ``+12h``) or an absolute time (:func:`parse_time`).

@@ -5,7 +5,7 @@
 Usage: .venv/bin/python tests/bench/bench_lab_ca.py [--phones 200] [--rsa 40]
 
 Prints one JSON object: certificates per second through the plain Python API
-(``pki.issue_client_certificate``, ECC P-256 and RSA 2048 keys) and the wall time of one
+(``pki_lab.issue_client_certificate``, ECC P-256 and RSA 2048 keys) and the wall time of one
 ``phoneprov.mpp.lab_ca`` task issuing ``--phones`` ECC phones into a client_dir, then of the
 idempotent second run (every certificate checked and kept). Local files only, no network.
 """
@@ -26,16 +26,16 @@ COLLECTIONS = REPO / '.build' / 'collections'
 sys.path.insert(0, str(COLLECTIONS))
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_lab  # noqa: E402  pylint: disable=wrong-import-position
 from mpp_harness import playbook_text  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def api_rate(count, key_type):
     ca_key = pki.generate_private_key('rsa', 2048)
-    ca = pki.create_ca_certificate(ca_key, {'CN': 'bench CA'})
+    ca = pki_lab.create_ca_certificate(ca_key, {'CN': 'bench CA'})
     start = time.perf_counter()
     for i in range(count):
-        cert, key = pki.issue_client_certificate(ca, ca_key, mac='000e08%06x' % i, key_type=key_type)
+        cert, key = pki_lab.issue_client_certificate(ca, ca_key, mac='000e08%06x' % i, key_type=key_type)
         pki.certificate_pem(cert)
         pki.private_key_pem(key)
     elapsed = time.perf_counter() - start

@@ -2,7 +2,7 @@
 """Resync storm: N phones resync at once after a power cut, against the provisioning_server role.
 
 Every simulated phone has its own MAC, its own client certificate (ECDSA P-256 keys, minted with
-module_utils/pki.py's issue_client_certificate from the test client CA, to keep set-up fast; the
+module_utils/pki_lab.py's issue_client_certificate from the test client CA, to keep set-up fast; the
 server certificate is RSA 2048 as Cisco-signed ones are) and its own profile. Each phone waits a
 random time in [0, window] seconds (the Resync_Random_Delay spread: the phones come back at once,
 Resync_On_Reset) and then does one full resync with module_utils/phone_emulator.py: DNS lookup of the
@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO / '.build' / 'collections'))
 from mpp_harness import DnsServer  # noqa: E402  pylint: disable=wrong-import-position
 from provisioning_server_helpers import make_pki, running_server  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_lab  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import render_flat_profile  # noqa: E402
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import Emulator  # noqa: E402
 
@@ -73,8 +73,8 @@ def mint_phones(directory, count, ca_cert_path, ca_key_path, seed):
         if mac in used:
             continue
         used.add(mac)
-        cert, key = pki.issue_client_certificate(ca_cert, ca_key, mac=mac, model='CP-8841-3PCC',
-                                                 serial='FCH%08d' % len(phones), key_type='ecc', days=2)
+        cert, key = pki_lab.issue_client_certificate(ca_cert, ca_key, mac=mac, model='CP-8841-3PCC',
+                                                     serial='FCH%08d' % len(phones), key_type='ecc', days=2)
         cert_path, key_path = directory / ('%s.crt' % mac), directory / ('%s.key' % mac)
         pem = pki.certificate_pem(cert)
         cert_path.write_bytes(pem if isinstance(pem, bytes) else pem.encode())

@@ -14,12 +14,11 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 from pathlib import Path
 
-from mpp_harness import DnsServer, free_port, wait_for_port
+from mpp_harness import DnsServer, free_port, stop_process, wait_for_port
 
 ROOT_TRUST_ANCHOR = '.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D'
 
@@ -84,25 +83,10 @@ class TlsServer(object):
         wait_for_port(self.port, 'openssl s_server', self.proc)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=5)
 
 
-VERIFY_PLAY = '''
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    phoneprov.mpp.cn_dns_verify: %s
-  tasks:
-'''
-
-
-def verify_play(lab, tasks, **defaults):
-    """YAML of a one-play playbook: ``tasks`` (YAML, indented four spaces) whose cn_dns_verify calls
-    ask ``lab``'s dnsmasq by default (module_defaults), with the other module ``defaults`` given."""
-    return VERIFY_PLAY % json.dumps(dict(nameservers=[lab.address], dns_port=lab.port, **defaults)) + tasks
+def verify_defaults(lab, **defaults):
+    """``module_defaults`` for :func:`mpp_harness.playbook_text`: cn_dns_verify asks ``lab``'s
+    dnsmasq unless a task says otherwise, with the other module ``defaults`` given."""
+    return {'phoneprov.mpp.cn_dns_verify': dict(nameservers=[lab.address], dns_port=lab.port, **defaults)}

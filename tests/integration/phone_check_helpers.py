@@ -8,7 +8,7 @@ here; ``LabPKI`` serves the emulator's unit tests.
 - ``LabPKI(dir)``: a server CA (stands in for the Cisco Server CA), a second, untrusted CA, a phone
   client CA, server certificates (good, expired, from the untrusted CA) and phone client
   certificates (OU=model, L=serial, ST=$MA). ECDSA P-256 keys keep set-up fast. Certificates are
-  minted with the collection's module_utils/pki.py (the functions behind lab_ca); Python's ssl
+  minted with the collection's module_utils/pki_lab.py (the functions behind lab_ca); Python's ssl
   module (OpenSSL) is the judge.
 - ``AuthServer``: HTTPS server on Python's http.server answering Digest (RFC 7616, MD5 or SHA-256,
   qop=auth) or Basic challenges. Used for Digest because stock Debian nginx has no Digest module
@@ -30,7 +30,7 @@ from mpp_harness import COLLECTIONS
 
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_lab  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _write_key(path, key):
@@ -39,20 +39,20 @@ def _write_key(path, key):
 
 
 class CA(object):
-    """A self-signed ECDSA P-256 CA (module_utils/pki.py), its certificate in ``path``."""
+    """A self-signed ECDSA P-256 CA (module_utils/pki_lab.py), its certificate in ``path``."""
 
     def __init__(self, directory, name):
         self.key = pki.generate_private_key('ecc')
-        self.cert = pki.create_ca_certificate(self.key, {'O': 'phoneprov test', 'CN': name}, days=30)
+        self.cert = pki_lab.create_ca_certificate(self.key, {'O': 'phoneprov test', 'CN': name}, days=30)
         self.path = Path(directory) / ('%s.pem' % name.replace(' ', '_'))
         self.path.write_text(pki.certificate_pem(self.cert))
 
     def issue(self, cert_path, key_path, subject, server=True, sans=(), not_before='-1d', not_after='+30d'):
         """A leaf for ``subject`` (dict of short names), EKU serverAuth or clientAuth; returns the paths."""
         key = pki.generate_private_key('ecc')
-        cert = pki.issue_certificate(subject, key.public_key(), self.cert, self.key, not_before=not_before,
-                                     not_after=not_after, usage='serverAuth' if server else 'clientAuth',
-                                     sans=['DNS:%s' % name for name in sans])
+        cert = pki_lab.issue_certificate(subject, key.public_key(), self.cert, self.key, not_before=not_before,
+                                         not_after=not_after, usage='serverAuth' if server else 'clientAuth',
+                                         sans=['DNS:%s' % name for name in sans])
         Path(cert_path).write_text(pki.certificate_pem(cert))
         _write_key(key_path, key)
         return str(cert_path), str(key_path)
@@ -81,8 +81,8 @@ class LabPKI(object):
 
     def client(self, mac, model='CP-8841-3PCC', serial='FCH0000TEST'):
         """Issue a phone client certificate (OU=model, L=serial, ST=$MA) into clients/<mac>.crt and .key."""
-        cert, key = pki.issue_client_certificate(self.client_ca.cert, self.client_ca.key, mac=mac, model=model,
-                                                 serial=serial, key_type='ecc', days=30)
+        cert, key = pki_lab.issue_client_certificate(self.client_ca.cert, self.client_ca.key, mac=mac, model=model,
+                                                     serial=serial, key_type='ecc', days=30)
         cert_path, key_path = self.clients / ('%s.crt' % mac), self.clients / ('%s.key' % mac)
         cert_path.write_text(pki.certificate_pem(cert))
         _write_key(key_path, key)

@@ -1,18 +1,12 @@
 # -*- coding: utf-8 -*-
-"""Helpers for the PKI module tests: playbooks built from Python data, file snapshots, openssl."""
+"""Helpers for the PKI module tests: tasks built from Python data (for mpp_harness.playbook_text), file snapshots, openssl."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 from pathlib import Path
-
-
-def play(*tasks):
-    """A one-play playbook on localhost (JSON is YAML) running ``tasks``."""
-    return json.dumps([{'hosts': 'localhost', 'gather_facts': False, 'tasks': list(tasks)}], indent=1)
 
 
 def task(name, module, args, **extra):
@@ -50,14 +44,18 @@ def ossl(*args, check=True, input=None):
                           check=check, timeout=120, input=input)
 
 
+def _colon_sha256(der):
+    """SHA-256 of ``der`` as colon-separated lower-case hex; not pki.colon_hex, so the judge is independent of the code it judges."""
+    digest = hashlib.sha256(der).hexdigest()
+    return ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
 def pubkey_sha256(key_path, passphrase=None):
     """SHA-256 of the DER public key as openssl extracts it, colon-separated lower-case hex."""
     cmd = ['openssl', 'pkey', '-in', str(key_path), '-pubout', '-outform', 'DER']
     if passphrase:
         cmd += ['-passin', 'pass:%s' % passphrase]
-    der = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
-    digest = hashlib.sha256(der).hexdigest()
-    return ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return _colon_sha256(subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout)
 
 
 def cert_pubkey_sha256(cert_path):
@@ -66,8 +64,7 @@ def cert_pubkey_sha256(cert_path):
                          capture_output=True, check=True, timeout=60).stdout
     der = subprocess.run(['openssl', 'pkey', '-pubin', '-outform', 'DER'], input=pem,
                          capture_output=True, check=True, timeout=60).stdout
-    digest = hashlib.sha256(der).hexdigest()
-    return ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return _colon_sha256(der)
 
 
 def subject_rfc2253(cert_path):

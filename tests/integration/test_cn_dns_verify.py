@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from cndns_helpers import DnsLab, SilentDns, TlsServer, self_signed, verify_play
+from cndns_helpers import DnsLab, SilentDns, TlsServer, self_signed, verify_defaults
+from mpp_harness import playbook_text
 
 RECORDS = {
     'prov.mpp.test': ['127.0.0.1'],
@@ -36,7 +37,7 @@ def test_outcomes_each_by_name(tmp_path, lab, playbook):
                   'txtonly.mpp.test', 'broken.sf')
     silent = SilentDns()
     before = dict((cn, snapshot(path)) for cn, path in paths.items())
-    play = verify_play(lab, '''
+    play = playbook_text('''
     - name: match
       phoneprov.mpp.cn_dns_verify:
         certificate_path: "%(prov)s"
@@ -75,7 +76,7 @@ def test_outcomes_each_by_name(tmp_path, lab, playbook):
       ignore_errors: true
 ''' % dict(silent=silent.port, prov=paths['prov.mpp.test/mailto:admin@mpp.test'],
            farm=paths['farm.mpp.test'], nx=paths['nothere.mpp.test'], empty=paths['txtonly.mpp.test'],
-           sf=paths['broken.sf']), timeout=2)
+           sf=paths['broken.sf']), module_defaults=verify_defaults(lab, timeout=2))
     try:
         result = playbook(play)
     finally:
@@ -128,17 +129,14 @@ def test_check_mode_same_answer_and_nothing_written(tmp_path, lab, playbook):
     paths = certs(tmp_path, 'farm.mpp.test')
     before = snapshot(paths['farm.mpp.test'])
     listing = sorted(os.listdir(tmp_path / 'pki'))
-    play = '''
-- hosts: localhost
-  gather_facts: false
-  tasks:
+    play = playbook_text('''
     - name: verify
       phoneprov.mpp.cn_dns_verify:
         certificate_path: "%s"
         expected_addresses: ["192.0.2.11", "2001:db8::10"]
         nameservers: ["%s"]
         dns_port: %d
-''' % (paths['farm.mpp.test'], lab.address, lab.port)
+''' % (paths['farm.mpp.test'], lab.address, lab.port))
     normal = playbook(play).task('verify')
     checked = playbook(play, check=True, diff=True)
     assert checked.rc == 0 and checked.changed == 0
@@ -156,7 +154,7 @@ def test_live_fetch_with_sni_and_peer_address(tmp_path, lab, playbook):
     server = TlsServer(default_cert, default_key,
                        extra=['-servername', 'prov.mpp.test', '-cert2', str(sni_cert), '-key2', str(sni_key)])
     try:
-        play = verify_play(lab, '''
+        play = playbook_text('''
     - name: live with sni
       phoneprov.mpp.cn_dns_verify:
         host: 127.0.0.1
@@ -174,7 +172,7 @@ def test_live_fetch_with_sni_and_peer_address(tmp_path, lab, playbook):
         fqdn: prov.mpp.test
         expected_addresses: ["127.0.0.1", "127.0.0.2"]
       ignore_errors: true
-''' % dict(port=server.port))
+''' % dict(port=server.port), module_defaults=verify_defaults(lab))
         result = playbook(play)
     finally:
         server.stop()
@@ -200,7 +198,7 @@ def test_refusals_name_the_problem(tmp_path, lab, playbook):
     garbage.write_text('not a certificate\n')
     closed = TlsServer(*self_signed(tmp_path / 'pki', 'x.mpp.test', name='closed'))
     closed.stop()
-    play = verify_play(lab, '''
+    play = playbook_text('''
     - name: ip as cn
       phoneprov.mpp.cn_dns_verify:
         certificate_path: "%(ipcn)s"
@@ -239,7 +237,7 @@ def test_refusals_name_the_problem(tmp_path, lab, playbook):
         host: 127.0.0.1
       ignore_errors: true
 ''' % dict(ipcn=paths['192.0.2.1'], garbage=garbage, prov=paths['prov.mpp.test'],
-           closed=closed.port))
+           closed=closed.port), module_defaults=verify_defaults(lab))
     result = playbook(play)
     assert result.changed == 0
     assert 'breaks the CN rule' in result.task('ip as cn')['msg']
@@ -265,7 +263,7 @@ def test_live_fetch_from_tls12_server_demanding_a_client_certificate(tmp_path, l
     client_cert, client_key = self_signed(tmp_path / 'pki', 'phone', name='client')
     server = TlsServer(server_cert, server_key, extra=['-tls1_2', '-Verify', '1', '-CAfile', str(client_cert)])
     try:
-        play = verify_play(lab, '''
+        play = playbook_text('''
     - name: without client certificate
       phoneprov.mpp.cn_dns_verify: {}
       ignore_errors: true
@@ -273,7 +271,7 @@ def test_live_fetch_from_tls12_server_demanding_a_client_certificate(tmp_path, l
       phoneprov.mpp.cn_dns_verify:
         client_cert: "%(cert)s"
         client_key: "%(key)s"
-''' % dict(cert=client_cert, key=client_key), host='127.0.0.1', port=server.port, fqdn='prov.mpp.test')
+''' % dict(cert=client_cert, key=client_key), module_defaults=verify_defaults(lab, host='127.0.0.1', port=server.port, fqdn='prov.mpp.test'))
         result = playbook(play)
     finally:
         server.stop()

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import yaml
 
-from mpp_harness import BIN, REPO
+from mpp_harness import BIN, REPO, import_playbook_text
 
 BUILDER = BIN / 'ansible-builder'
 
@@ -96,8 +96,7 @@ def test_collection_playbooks_from_the_installed_tarball(tmp_path, tarball):
     env.pop('ANSIBLE_CONFIG', None)
     for stage in STAGES:
         project_playbook = tmp_path / ('%s.yml' % stage)
-        project_playbook.write_text('---\n- name: Stage %s\n  ansible.builtin.import_playbook: phoneprov.mpp.%s\n'
-                                    % (stage, stage))
+        project_playbook.write_text(import_playbook_text([('Stage %s' % stage, 'phoneprov.mpp.%s' % stage)]))
         for playbook in (project_playbook, 'phoneprov.mpp.%s' % stage):
             proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(REPO / 'examples' / 'lab' / 'inventory.yml'),
                                    '--syntax-check', str(playbook)], cwd=str(tmp_path), env=env,

@@ -7,9 +7,8 @@ import shutil
 import subprocess
 import time
 
-from mpp_harness import BIN, NGINX, REPO, free_port
-from pki_helpers import (cert_pubkey_sha256, ext_text, mode_of, ossl, play, pubkey_sha256, refusal, snapshot,
-                         subject_rfc2253, task)
+from mpp_harness import BIN, NGINX, REPO, free_port, playbook_text, stop_process
+from pki_helpers import cert_pubkey_sha256, ext_text, mode_of, ossl, pubkey_sha256, refusal, snapshot, subject_rfc2253, task
 
 
 def verify(ca, cert, check=False):
@@ -19,11 +18,11 @@ def verify(ca, cert, check=False):
 
 def test_creates_two_roots_once_check_mode_first(playbook, tmp_path):
     ca = tmp_path / 'ca'
-    checked = playbook(play(task('ca', 'lab_ca', {'path': str(ca)})), check=True)
+    checked = playbook(playbook_text([task('ca', 'lab_ca', {'path': str(ca)})]), check=True)
     assert checked.task('ca')['changed'] is True
     assert not ca.exists()
 
-    run = playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
+    run = playbook(playbook_text([task('ca', 'lab_ca', {'path': str(ca)})]))
     result = run.task('ca')
     assert result['changed'] is True and result['created_ca'] == ['server', 'client']
     assert result['server_ca_path'] == str(ca / 'server-ca.crt')
@@ -40,7 +39,7 @@ def test_creates_two_roots_once_check_mode_first(playbook, tmp_path):
 
     files = [ca / n for n in ('server-ca.crt', 'server-ca.key', 'client-ca.crt', 'client-ca.key')]
     before = snapshot(*files)
-    again = playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
+    again = playbook(playbook_text([task('ca', 'lab_ca', {'path': str(ca)})]))
     assert again.task('ca')['changed'] is False and again.task('ca')['created_ca'] == []
     assert snapshot(*files) == before
 
@@ -51,9 +50,9 @@ def test_signs_server_csr_serverauth_sans_from_csr(playbook, tmp_path):
          '-subj', '/CN=pv.lab.test\\/mailto:ops@lab.test',
          '-addext', 'subjectAltName=DNS:pv.lab.test,DNS:alt.lab.test', '-out', csr)
     sign = task('sign', 'lab_ca', {'path': str(ca), 'csr_path': str(csr), 'cert_path': str(crt)})
-    checked = playbook(play(sign), check=True)
+    checked = playbook(playbook_text([sign]), check=True)
     assert checked.task('sign')['changed'] is True and not crt.exists() and not ca.exists()
-    run = playbook(play(sign))
+    run = playbook(playbook_text([sign]))
     result = run.task('sign')
     assert result['changed'] is True
     assert verify(ca / 'server-ca.crt', crt).strip().endswith('OK')
@@ -69,11 +68,11 @@ def test_signs_server_csr_serverauth_sans_from_csr(playbook, tmp_path):
     assert days == 1 and ossl('x509', '-in', crt, '-noout', '-checkend', str(366 * 86400), check=False).returncode == 1
 
     before = snapshot(crt)
-    assert playbook(play(sign)).task('sign')['changed'] is False
+    assert playbook(playbook_text([sign])).task('sign')['changed'] is False
     assert snapshot(crt) == before
     # a new CSR (other key) gets a new certificate
     ossl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-subj', '/CN=pv.lab.test', '-out', csr)
-    resigned = playbook(play(sign), diff=True)
+    resigned = playbook(playbook_text([sign]), diff=True)
     assert resigned.task('sign')['changed'] is True
     assert cert_pubkey_sha256(crt) == pubkey_sha256(key)
     assert ext_text(crt, 'subjectAltName').strip() == ''  # the CSR had no SAN, the CA adds none
@@ -85,10 +84,10 @@ def test_phone_client_certificate_and_generic(playbook, tmp_path):
              'cert_path': str(tmp_path / 'p.crt'), 'key_path': str(tmp_path / 'p.key')}
     generic = {'path': str(ca), 'client': {'generic': True}, 'cert_path': str(tmp_path / 'g.crt'),
                'key_path': str(tmp_path / 'g.key'), 'key_type': 'ecc'}
-    run = playbook(play(task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic),
-                        task('subject', 'ansible.builtin.set_fact',
-                             {'parsed': "{{ lookup('ansible.builtin.pipe', 'openssl x509 -noout -subject -in "
-                                        + str(tmp_path / 'p.crt') + "') | phoneprov.mpp.client_subject }}"})))
+    run = playbook(playbook_text([task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic),
+                                  task('subject', 'ansible.builtin.set_fact',
+                                       {'parsed': "{{ lookup('ansible.builtin.pipe', 'openssl x509 -noout -subject -in "
+                                                  + str(tmp_path / 'p.crt') + "') | phoneprov.mpp.client_subject }}"})]))
     assert run.rc == 0, run.stdout
     assert run.task('phone')['subject'] == 'OU=CP-8841-3PCC,L=88012BA01234,ST=000e08abcdef'
     assert subject_rfc2253(tmp_path / 'p.crt') == 'OU=CP-8841-3PCC,L=88012BA01234,ST=000e08abcdef'
@@ -106,14 +105,14 @@ def test_phone_client_certificate_and_generic(playbook, tmp_path):
     assert 'NIST CURVE: P-256' in ossl('pkey', '-in', tmp_path / 'g.key', '-noout', '-text').stdout
 
     files = snapshot(*(tmp_path / n for n in ('p.crt', 'p.key', 'g.crt', 'g.key')))
-    again = playbook(play(task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic)), check=True)
+    again = playbook(playbook_text([task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic)]), check=True)
     assert again.changed == 0
-    again = playbook(play(task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic)))
+    again = playbook(playbook_text([task('phone', 'lab_ca', phone), task('generic', 'lab_ca', generic)]))
     assert again.changed == 0
     assert snapshot(*(tmp_path / n for n in ('p.crt', 'p.key', 'g.crt', 'g.key'))) == files
     # another model for the same MAC: new certificate, the key is kept
     phone['client']['model'] = 'CP-6871-3PCC'
-    changed = playbook(play(task('phone', 'lab_ca', phone)))
+    changed = playbook(playbook_text([task('phone', 'lab_ca', phone)]))
     assert changed.task('phone')['changed'] is True
     assert subject_rfc2253(tmp_path / 'p.crt').startswith('OU=CP-6871-3PCC,')
     assert snapshot(tmp_path / 'p.key') == {str(tmp_path / 'p.key'): files[str(tmp_path / 'p.key')]}
@@ -124,14 +123,14 @@ def test_many_phones_in_one_task(playbook, tmp_path):
     clients = [{'mac': '00:0e:08:00:00:%02x' % i, 'model': 'CP-8851-3PCC', 'serial': 'SER%04d' % i} for i in range(25)]
     args = {'path': str(ca), 'clients': clients, 'client_dir': str(phones), 'key_type': 'ecc'}
     # check mode before anything exists (an earlier task would create client_dir): all would be issued
-    checked = playbook(play(task('fleet', 'lab_ca', args)), check=True)
+    checked = playbook(playbook_text([task('fleet', 'lab_ca', args)]), check=True)
     assert checked.task('fleet')['changed'] is True and len(checked.task('fleet')['issued']) == 25
     assert not ca.exists() and not phones.exists()
-    missing = playbook(play(refusal('fleet', 'lab_ca', args)))
+    missing = playbook(playbook_text([refusal('fleet', 'lab_ca', args)]))
     assert 'client_dir %s does not exist' % phones in missing.task('fleet')['msg']
     assert not ca.exists()  # refused before the CAs were created
     phones.mkdir()
-    run = playbook(play(task('fleet', 'lab_ca', args)))
+    run = playbook(playbook_text([task('fleet', 'lab_ca', args)]))
     result = run.task('fleet')
     assert result['changed'] is True
     assert len(result['issued']) == 25 and result['unchanged'] == []
@@ -144,12 +143,12 @@ def test_many_phones_in_one_task(playbook, tmp_path):
     assert all(mode_of(k) == 0o600 for k in phones.glob('*.key'))
 
     (phones / '000e08000005.crt').unlink()
-    again = playbook(play(task('fleet', 'lab_ca', args)), diff=True)
+    again = playbook(playbook_text([task('fleet', 'lab_ca', args)]), diff=True)
     assert again.task('fleet')['diff'] == [{'before_header': str(phones), 'after_header': str(phones), 'before': '',
                                             'after': '000e08000005.crt 000e08000005.key issued\n'}]
     assert again.task('fleet')['issued'] == ['000e08000005']
     assert len(again.task('fleet')['unchanged']) == 24
-    third = playbook(play(task('fleet', 'lab_ca', args)), check=True)
+    third = playbook(playbook_text([task('fleet', 'lab_ca', args)]), check=True)
     assert third.task('fleet')['changed'] is False and third.task('fleet')['issued'] == []
     assert len(third.task('fleet')['unchanged']) == 25
 
@@ -167,7 +166,7 @@ def test_expired_not_yet_valid_and_independent_ca(playbook, tmp_path):
         task('untrusted', 'lab_ca', {'path': str(other), 'client': client, 'cert_path': str(tmp_path / 'u.crt'),
                                      'key_path': str(tmp_path / 'u.key'), 'key_type': 'ecc'}),
     ]
-    run = playbook(play(*tasks))
+    run = playbook(playbook_text(tasks))
     assert run.rc == 0, run.stdout
     assert 'certificate has expired' in verify(ca / 'client-ca.crt', tmp_path / 'old.crt')
     assert 'certificate is not yet valid' in verify(ca / 'client-ca.crt', tmp_path / 'new.crt')
@@ -177,17 +176,17 @@ def test_expired_not_yet_valid_and_independent_ca(playbook, tmp_path):
     now = run.task('untrusted')['not_before']  # five minutes ago
     assert run.task('expired')['not_after'] < now < run.task('future')['not_before']
     # the same relative window asked again is the same certificate
-    assert playbook(play(*tasks)).changed == 0
+    assert playbook(playbook_text(tasks)).changed == 0
 
 
 def test_refusals_write_nothing(playbook, tmp_path):
     ca = tmp_path / 'ca'
     (tmp_path / 'junk.csr').write_text('not a CSR\n')
-    fresh = playbook(play(refusal('bad mac', 'lab_ca', {
-        'path': str(ca), 'clients': [{'mac': '000e08abcdef'}, {'mac': '00:0e:08:ab:cd:ef'}], 'client_dir': str(tmp_path)})))
+    fresh = playbook(playbook_text([refusal('bad mac', 'lab_ca', {
+        'path': str(ca), 'clients': [{'mac': '000e08abcdef'}, {'mac': '00:0e:08:ab:cd:ef'}], 'client_dir': str(tmp_path)})]))
     assert 'clients[1]: 000e08abcdef is listed twice' in fresh.task('bad mac')['msg']
     assert not ca.exists()
-    playbook(play(task('ca', 'lab_ca', {'path': str(ca)})))
+    playbook(playbook_text([task('ca', 'lab_ca', {'path': str(ca)})]))
     watched = [tmp_path / n for n in ('p.crt', 'p.key', 'x.crt')] + sorted(ca.iterdir())
     before = snapshot(*watched)
     cases = {
@@ -207,7 +206,7 @@ def test_refusals_write_nothing(playbook, tmp_path):
         'both modes': ({'path': str(ca), 'client': {'mac': '000e08abcdef'}, 'csr_path': str(tmp_path / 'junk.csr'),
                         'cert_path': str(tmp_path / 'p.crt'), 'key_path': str(tmp_path / 'p.key')}, 'mutually exclusive'),
     }
-    run = playbook(play(*[refusal(name, 'lab_ca', args) for name, (args, _m) in cases.items()]))
+    run = playbook(playbook_text([refusal(name, 'lab_ca', args) for name, (args, _m) in cases.items()]))
     for name, (_args, expected) in cases.items():
         assert run.task(name).get('failed') is True, name
         assert expected in run.task(name)['msg'], (name, run.task(name)['msg'])
@@ -259,7 +258,7 @@ def test_real_nginx_and_curl_accept_lab_ca_certificates(playbook, tmp_path):
     csr = {'path': str(tmp_path / 's.csr'), 'privatekey_path': str(tmp_path / 's.key'),
            'common_name': 'pv.lab.test/mailto:ops@lab.test'}
     phone = {'mac': '00:0e:08:ab:cd:ef', 'model': 'CP-8841-3PCC', 'serial': 'FCH1234'}
-    run = playbook(play(
+    run = playbook(playbook_text([
         task('key', 'server_key', server), task('csr', 'server_csr', csr),
         task('sign', 'lab_ca', {'path': str(ca), 'csr_path': csr['path'], 'cert_path': str(tmp_path / 'signed.crt')}),
         task('install', 'server_cert', {'src': str(tmp_path / 'signed.crt'), 'path': str(tmp_path / 's.crt'),
@@ -268,7 +267,7 @@ def test_real_nginx_and_curl_accept_lab_ca_certificates(playbook, tmp_path):
         task('phone', 'lab_ca', {'path': str(ca), 'client': phone, 'cert_path': str(tmp_path / 'p.crt'),
                                  'key_path': str(tmp_path / 'p.key'), 'key_type': 'ecc'}),
         task('stranger', 'lab_ca', {'path': str(other), 'client': phone, 'cert_path': str(tmp_path / 'x.crt'),
-                                    'key_path': str(tmp_path / 'x.key'), 'key_type': 'ecc'})))
+                                    'key_path': str(tmp_path / 'x.key'), 'key_type': 'ecc'})]))
     assert run.rc == 0, run.stdout
     port = free_port()
     ndir = tmp_path / 'nginx'
@@ -301,5 +300,4 @@ def test_real_nginx_and_curl_accept_lab_ca_certificates(playbook, tmp_path):
                                           timeout=15, check=False)
         assert untrusted_server.returncode == 60  # peer certificate cannot be authenticated
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from mpp_harness import run_playbook
-from pki_helpers import cert_pubkey_sha256, ossl, play, pubkey_sha256, refusal, snapshot, task
+from mpp_harness import playbook_text, run_playbook
+from pki_helpers import cert_pubkey_sha256, ossl, pubkey_sha256, refusal, snapshot, task
 
 FQDN = 'pv.lab.test'
 
@@ -37,7 +37,7 @@ def lab(tmp_path_factory):
                                               'common_name': FQDN}),
              task('ca', 'lab_ca', {'path': str(ca)}),
              task('untrusted', 'lab_ca', {'path': str(other), 'csr_path': str(csr), 'cert_path': str(d / 'untrusted.crt')})]
-    run = run_playbook(d / 'setup1', play(*tasks[:2]))
+    run = run_playbook(d / 'setup1', playbook_text(tasks[:2]))
     assert run.rc == 0, run.stdout
     for name, subj in (('otherfqdn', '/CN=other.lab.test'), ('badcn', '/CN=192.0.2.1'), ('nocn', '/O=No CN')):
         ossl('req', '-new', '-key', key, '-subj', subj, '-out', d / (name + '.csr'))
@@ -48,7 +48,7 @@ def lab(tmp_path_factory):
         args = {'path': str(ca), 'csr_path': str(spec.pop('csr')), 'cert_path': str(d / (name + '.crt'))}
         args.update(spec)
         tasks.append(task('sign ' + name, 'lab_ca', args))
-    run = run_playbook(d / 'setup2', play(*tasks[2:]))
+    run = run_playbook(d / 'setup2', playbook_text(tasks[2:]))
     assert run.rc == 0, run.stdout
     # an intermediate CA, made by openssl from the lab root, signing a leaf for the same key
     (d / 'ca.ext').write_text('basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n')
@@ -82,11 +82,11 @@ def out(lab):
 
 def test_install_checks_and_writes_cert_and_fullchain(lab, out, playbook):
     args = install_args(lab, fullchain_path=str(out / 'fullchain.crt'))
-    checked = playbook(play(task('install', 'server_cert', args)), check=True)
+    checked = playbook(playbook_text([task('install', 'server_cert', args)]), check=True)
     assert checked.task('install')['changed'] is True
     assert not (out / 'server.crt').exists()
 
-    run = playbook(play(task('install', 'server_cert', args)), diff=True)
+    run = playbook(playbook_text([task('install', 'server_cert', args)]), diff=True)
     assert run.rc == 0, run.stdout
     result = run.task('install')
     assert result['changed'] is True
@@ -105,21 +105,21 @@ def test_install_checks_and_writes_cert_and_fullchain(lab, out, playbook):
     assert (out / 'server.crt').read_text() == (lab / 'good.crt').read_text()
 
     before = snapshot(out / 'server.crt', out / 'fullchain.crt')
-    again = playbook(play(task('install', 'server_cert', args)))
+    again = playbook(playbook_text([task('install', 'server_cert', args)]))
     assert again.task('install')['changed'] is False
-    assert playbook(play(task('install', 'server_cert', args)), check=True).task('install')['changed'] is False
+    assert playbook(playbook_text([task('install', 'server_cert', args)]), check=True).task('install')['changed'] is False
     assert snapshot(out / 'server.crt', out / 'fullchain.crt') == before
 
 
 def test_der_content_chain_and_backup(lab, out, playbook):
-    run = playbook(play(
+    run = playbook(playbook_text([
         task('der', 'server_cert', install_args(lab, 'good.der')),
         task('content', 'server_cert', install_args(lab, src=None, content=(lab / 'good.crt').read_text())),
         task('chain', 'server_cert', install_args(lab, 'viainter.crt', chain_path=str(lab / 'inter.crt'),
                                                   fullchain_path=str(out / 'fullchain.crt'), backup=True)),
         task('bundle', 'server_cert', install_args(lab, 'bundle.crt', fullchain_path=str(out / 'fullchain.crt'))),
         refusal('no chain', 'server_cert', install_args(lab, 'viainter.crt', path=str(out / 'nochain.crt'))),
-    ))
+    ]))
     assert run.task('der')['changed'] is True
     assert run.task('content')['changed'] is False  # same certificate as the DER one, written as PEM
     chain = run.task('chain')
@@ -138,7 +138,7 @@ def test_der_content_chain_and_backup(lab, out, playbook):
 
 
 def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
-    base = playbook(play(task('install', 'server_cert', install_args(lab, fullchain_path=str(out / 'full.crt')))))
+    base = playbook(playbook_text([task('install', 'server_cert', install_args(lab, fullchain_path=str(out / 'full.crt')))]))
     assert base.rc == 0, base.stdout
     before = snapshot(out / 'server.crt', out / 'full.crt')
     cases = {
@@ -160,7 +160,7 @@ def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
     for name, (args, _m) in cases.items():
         args = dict(args, fullchain_path=str(out / 'full.crt'))
         tasks.append(refusal(name, 'server_cert', args))
-    run = playbook(play(*tasks))
+    run = playbook(playbook_text(tasks))
     for name, (_args, expected) in cases.items():
         result = run.task(name)
         assert result.get('failed') is True, name
@@ -170,17 +170,17 @@ def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
     assert run.task('short')['days_remaining'] in (9, 10)
     assert snapshot(out / 'server.crt', out / 'full.crt') == before
     # the same short-lived certificate passes with a lower threshold
-    ok = playbook(play(task('short ok', 'server_cert', install_args(lab, 'short.crt', min_days_valid=5))))
+    ok = playbook(playbook_text([task('short ok', 'server_cert', install_args(lab, 'short.crt', min_days_valid=5))]))
     assert ok.task('short ok')['changed'] is True
     assert ok.task('short ok')['days_remaining'] in (9, 10)
 
 
 def test_whole_cn_in_san_is_installed_with_a_warning(lab, out, playbook):
-    run = playbook(play(task('install', 'server_cert', install_args(lab, 'wholecnsan.crt'))))
+    run = playbook(playbook_text([task('install', 'server_cert', install_args(lab, 'wholecnsan.crt'))]))
     result = run.task('install')
     assert result['changed'] is True
     assert result['subject_alt_names'] == ['DNS:%s/mailto:ops@lab.test' % FQDN]
     warnings = ' '.join(result.get('warnings', []))
     assert 'the whole CN with its /suffix' in warnings and 'do not include %s' % FQDN in warnings
-    plain = playbook(play(task('install', 'server_cert', install_args(lab))))
+    plain = playbook(playbook_text([task('install', 'server_cert', install_args(lab))]))
     assert not plain.task('install').get('warnings')

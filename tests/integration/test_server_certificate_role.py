@@ -6,7 +6,7 @@ import hashlib
 import os
 import stat
 
-from mpp_harness import REPO, openssl
+from mpp_harness import REPO, openssl, playbook_text
 
 FQDN = 'prov.mpp.test'
 
@@ -26,16 +26,9 @@ def base_vars(tmp_path, dns, **extra):
     return data
 
 
-ROLE_PLAY = '''
-- hosts: localhost
-  gather_facts: false
-  roles:
-    - role: phoneprov.mpp.server_certificate
-  post_tasks:
-    - name: show
-      ansible.builtin.debug:
-        var: mpp_cert_installed
-'''
+ROLE = [{'role': 'phoneprov.mpp.server_certificate'}]
+ROLE_PLAY = playbook_text(name='server certificate', roles=ROLE, post_tasks=[
+    {'name': 'show', 'ansible.builtin.debug': {'var': 'mpp_cert_installed'}}])
 
 
 def digest(path):
@@ -89,23 +82,10 @@ def test_check_mode_on_a_fresh_host_writes_nothing(tmp_path, dns_server, playboo
     assert not (tmp_path / 'controller').exists()
 
 
-PENDING_PLAY = '''
-- hosts: localhost
-  gather_facts: false
-  roles:
-    - role: phoneprov.mpp.server_certificate
-  post_tasks:
-    - name: after the role
-      ansible.builtin.debug:
-        msg: should not run while pending
-
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: next play
-      ansible.builtin.debug:
-        var: mpp_cert_pending
-'''
+PENDING_PLAY = (
+    playbook_text(name='server certificate, pending', roles=ROLE, post_tasks=[
+        {'name': 'after the role', 'ansible.builtin.debug': {'msg': 'should not run while pending'}}])
+    + playbook_text([{'name': 'next play', 'ansible.builtin.debug': {'var': 'mpp_cert_pending'}}], name='the next play'))
 
 
 def make_ca(workdir, name):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pki_helpers import ext_text, ossl, play, refusal, snapshot, task
+from mpp_harness import playbook_text
+from pki_helpers import ext_text, ossl, refusal, snapshot, task
 
 CN = 'pv.telco.net/mailto:admin@telco.net'
 
@@ -30,7 +31,7 @@ def req_text(path):
 
 def test_csr_openssl_verifies_default_san_is_fqdn_alone(playbook, tmp_path, key):
     csr = tmp_path / 'server.csr'
-    run = playbook(play(task('csr', 'server_csr', csr_args(tmp_path, key))))
+    run = playbook(playbook_text([task('csr', 'server_csr', csr_args(tmp_path, key))]))
     assert run.rc == 0, run.stdout
     result = run.task('csr')
     assert result['changed'] is True
@@ -51,15 +52,15 @@ def test_csr_openssl_verifies_default_san_is_fqdn_alone(playbook, tmp_path, key)
     assert pub == ossl('pkey', '-in', key, '-pubout').stdout
 
     before = snapshot(csr)
-    again = playbook(play(task('csr', 'server_csr', csr_args(tmp_path, key))), diff=True)
+    again = playbook(playbook_text([task('csr', 'server_csr', csr_args(tmp_path, key))]), diff=True)
     assert again.task('csr')['changed'] is False
-    checked = playbook(play(task('csr', 'server_csr', csr_args(tmp_path, key))), check=True)
+    checked = playbook(playbook_text([task('csr', 'server_csr', csr_args(tmp_path, key))]), check=True)
     assert checked.task('csr')['changed'] is False
     assert snapshot(csr) == before
 
 
 def test_check_mode_writes_nothing(playbook, tmp_path, key):
-    run = playbook(play(task('csr', 'server_csr', csr_args(tmp_path, key))), check=True, diff=True)
+    run = playbook(playbook_text([task('csr', 'server_csr', csr_args(tmp_path, key))]), check=True, diff=True)
     assert run.task('csr')['changed'] is True
     assert 'BEGIN CERTIFICATE REQUEST' in run.task('csr')['csr']
     assert not (tmp_path / 'server.csr').exists()
@@ -67,7 +68,7 @@ def test_check_mode_writes_nothing(playbook, tmp_path, key):
 
 def test_regenerates_only_when_subject_sans_digest_or_key_change(playbook, tmp_path, key):
     csr = tmp_path / 'server.csr'
-    playbook(play(task('csr', 'server_csr', csr_args(tmp_path, key))))
+    playbook(playbook_text([task('csr', 'server_csr', csr_args(tmp_path, key))]))
     steps = [
         ('subject', csr_args(tmp_path, key, subject={'O': 'Telco Ltd.', 'C': 'US'})),
         ('sans', csr_args(tmp_path, key, subject={'O': 'Telco Ltd.', 'C': 'US'},
@@ -79,7 +80,7 @@ def test_regenerates_only_when_subject_sans_digest_or_key_change(playbook, tmp_p
     tasks = []
     for name, args in steps:
         tasks += [task(name, 'server_csr', args), task(name + ' again', 'server_csr', args)]
-    run = playbook(play(*tasks))
+    run = playbook(playbook_text(tasks))
     assert run.rc == 0, run.stdout
     for name, _args in steps:
         assert run.task(name)['changed'] is True, name
@@ -92,7 +93,7 @@ def test_regenerates_only_when_subject_sans_digest_or_key_change(playbook, tmp_p
     # a new key changes the CSR
     ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key)
     final = steps[-1][1]
-    rekeyed = playbook(play(task('rekey', 'server_csr', final)))
+    rekeyed = playbook(playbook_text([task('rekey', 'server_csr', final)]))
     assert rekeyed.task('rekey')['changed'] is True
     assert ossl('req', '-in', csr, '-noout', '-pubkey').stdout == ossl('pkey', '-in', key, '-pubout').stdout
     verify = ossl('req', '-in', csr, '-verify', '-noout')
@@ -101,7 +102,7 @@ def test_regenerates_only_when_subject_sans_digest_or_key_change(playbook, tmp_p
 
 def test_refusals_name_the_problem_and_write_nothing(playbook, tmp_path, key):
     csr = tmp_path / 'server.csr'
-    playbook(play(task('csr', 'server_csr', csr_args(tmp_path, key))))
+    playbook(playbook_text([task('csr', 'server_csr', csr_args(tmp_path, key))]))
     before = snapshot(csr, tmp_path / 'missing.key')
     cases = {
         'ip cn': (csr_args(tmp_path, key, common_name='192.0.2.1'), 'all-numeric'),
@@ -118,7 +119,7 @@ def test_refusals_name_the_problem_and_write_nothing(playbook, tmp_path, key):
         'cn conflict': (csr_args(tmp_path, key, subject={'CN': 'other.telco.net'}), 'differs from common_name'),
         'bad country': (csr_args(tmp_path, key, subject={'C': 'USA'}), 'two-letter'),
     }
-    run = playbook(play(*[refusal(name, 'server_csr', args) for name, (args, _m) in cases.items()]))
+    run = playbook(playbook_text([refusal(name, 'server_csr', args) for name, (args, _m) in cases.items()]))
     for name, (_args, expected) in cases.items():
         result = run.task(name)
         assert result.get('failed') is True, name
@@ -130,8 +131,8 @@ def test_refusals_name_the_problem_and_write_nothing(playbook, tmp_path, key):
 def test_weak_digests_with_allow_weak(playbook, tmp_path, key):
     md5 = csr_args(tmp_path, key, path=str(tmp_path / 'md5.csr'), digest='md5', allow_weak=True)
     sha1 = csr_args(tmp_path, key, path=str(tmp_path / 'sha1.csr'), digest='sha1', allow_weak=True)
-    run = playbook(play(task('md5', 'server_csr', md5), task('sha1', 'server_csr', sha1),
-                        task('md5 again', 'server_csr', md5), task('sha1 again', 'server_csr', sha1)))
+    run = playbook(playbook_text([task('md5', 'server_csr', md5), task('sha1', 'server_csr', sha1),
+                                  task('md5 again', 'server_csr', md5), task('sha1 again', 'server_csr', sha1)]))
     assert run.rc == 0, run.stdout
     assert run.task('md5')['changed'] and run.task('sha1')['changed']
     assert not run.task('md5 again')['changed'] and not run.task('sha1 again')['changed']
@@ -145,9 +146,9 @@ def test_weak_digests_with_allow_weak(playbook, tmp_path, key):
     ecc_key = tmp_path / 'ecc.key'
     ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ecc_key)
     ecc = csr_args(tmp_path, ecc_key, path=str(tmp_path / 'ecc-sha1.csr'), digest='sha1', allow_weak=True)
-    run = playbook(play(task('ecc sha1', 'server_csr', ecc), task('ecc sha1 again', 'server_csr', ecc),
-                        task('lab signs md5', 'lab_ca', {'path': str(tmp_path / 'ca'), 'csr_path': str(tmp_path / 'md5.csr'),
-                                                         'cert_path': str(tmp_path / 'md5.crt')})))
+    run = playbook(playbook_text([task('ecc sha1', 'server_csr', ecc), task('ecc sha1 again', 'server_csr', ecc),
+                                  task('lab signs md5', 'lab_ca', {'path': str(tmp_path / 'ca'), 'csr_path': str(tmp_path / 'md5.csr'),
+                                                                   'cert_path': str(tmp_path / 'md5.crt')})]))
     assert run.rc == 0, run.stdout
     assert run.task('ecc sha1')['changed'] and not run.task('ecc sha1 again')['changed']
     assert 'ecdsa-with-SHA1' in req_text(tmp_path / 'ecc-sha1.csr')
@@ -159,9 +160,9 @@ def test_passphrase_protected_key(playbook, tmp_path):
     ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384', '-aes256', '-pass', 'pass:open sesame',
          '-out', key)
     good = csr_args(tmp_path, key, privatekey_passphrase='open sesame')
-    run = playbook(play(refusal('no passphrase', 'server_csr', csr_args(tmp_path, key)),
-                        refusal('bad passphrase', 'server_csr', csr_args(tmp_path, key, privatekey_passphrase='guess-123')),
-                        task('good', 'server_csr', good), task('again', 'server_csr', good)))
+    run = playbook(playbook_text([refusal('no passphrase', 'server_csr', csr_args(tmp_path, key)),
+                                  refusal('bad passphrase', 'server_csr', csr_args(tmp_path, key, privatekey_passphrase='guess-123')),
+                                  task('good', 'server_csr', good), task('again', 'server_csr', good)]))
     assert 'passphrase is required' in run.task('no passphrase')['msg']
     assert 'wrong passphrase' in run.task('bad passphrase')['msg']
     assert run.task('good')['changed'] is True and run.task('again')['changed'] is False

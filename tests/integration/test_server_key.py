@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 
-from pki_helpers import mode_of, ossl, play, pubkey_sha256, refusal, snapshot, task
+from mpp_harness import playbook_text
+from pki_helpers import mode_of, ossl, pubkey_sha256, refusal, snapshot, task
 
 
 def test_default_rsa_key_created_0600_kept_and_check_mode(playbook, tmp_path):
     key = tmp_path / 'server.key'
-    run = playbook(play(task('key', 'server_key', {'path': str(key)})))
+    run = playbook(playbook_text([task('key', 'server_key', {'path': str(key)})]))
     assert run.rc == 0, run.stdout
     result = run.task('key')
     assert result['changed'] is True
@@ -24,10 +25,10 @@ def test_default_rsa_key_created_0600_kept_and_check_mode(playbook, tmp_path):
     assert result['fingerprint'] == pubkey_sha256(key)
 
     before = snapshot(key)
-    again = playbook(play(task('key', 'server_key', {'path': str(key)})))
+    again = playbook(playbook_text([task('key', 'server_key', {'path': str(key)})]))
     assert again.task('key')['changed'] is False
     assert again.task('key')['fingerprint'] == result['fingerprint']
-    checked = playbook(play(task('key', 'server_key', {'path': str(key)})), check=True, diff=True)
+    checked = playbook(playbook_text([task('key', 'server_key', {'path': str(key)})]), check=True, diff=True)
     assert checked.task('key')['changed'] is False
     assert snapshot(key) == before
 
@@ -36,7 +37,7 @@ def test_types_and_sizes(playbook, tmp_path):
     tasks = [task('ecc256', 'server_key', {'path': str(tmp_path / 'e256.key'), 'type': 'ecc'}),
              task('ecc384', 'server_key', {'path': str(tmp_path / 'e384.key'), 'type': 'ecc', 'curve': 'P-384'}),
              task('rsa3072', 'server_key', {'path': str(tmp_path / 'r3072.key'), 'size': 3072})]
-    run = playbook(play(*tasks))
+    run = playbook(playbook_text(tasks))
     assert run.rc == 0, run.stdout
     assert (run.task('ecc256')['type'], run.task('ecc256')['size'], run.task('ecc256')['curve']) == ('ecc', 256, 'P-256')
     assert 'NIST CURVE: P-256' in ossl('pkey', '-in', tmp_path / 'e256.key', '-noout', '-text').stdout
@@ -44,13 +45,13 @@ def test_types_and_sizes(playbook, tmp_path):
     assert run.task('ecc384')['size'] == 384
     assert 'Private-Key: (3072 bit' in ossl('pkey', '-in', tmp_path / 'r3072.key', '-noout', '-text').stdout
     assert run.task('rsa3072')['fingerprint'] == pubkey_sha256(tmp_path / 'r3072.key')
-    again = playbook(play(*tasks))
+    again = playbook(playbook_text(tasks))
     assert again.changed == 0
 
 
 def test_check_mode_creates_nothing_and_diff_shows_no_key(playbook, tmp_path):
     key = tmp_path / 'server.key'
-    run = playbook(play(task('key', 'server_key', {'path': str(key)})), check=True, diff=True)
+    run = playbook(playbook_text([task('key', 'server_key', {'path': str(key)})]), check=True, diff=True)
     result = run.task('key')
     assert result['changed'] is True
     assert not key.exists()
@@ -59,8 +60,8 @@ def test_check_mode_creates_nothing_and_diff_shows_no_key(playbook, tmp_path):
 
 def test_mismatch_regenerates_with_backup_and_force(playbook, tmp_path):
     key = tmp_path / 'server.key'
-    first = playbook(play(task('key', 'server_key', {'path': str(key)}))).task('key')
-    run = playbook(play(task('key', 'server_key', {'path': str(key), 'type': 'ecc', 'backup': True})))
+    first = playbook(playbook_text([task('key', 'server_key', {'path': str(key)})])).task('key')
+    run = playbook(playbook_text([task('key', 'server_key', {'path': str(key), 'type': 'ecc', 'backup': True})]))
     result = run.task('key')
     assert result['changed'] is True
     assert 'rsa' in result['reason'] and 'ecc' in result['reason']
@@ -70,11 +71,11 @@ def test_mismatch_regenerates_with_backup_and_force(playbook, tmp_path):
     assert pubkey_sha256(result['backup_file']) == first['fingerprint']
     assert mode_of(key) == 0o600
     # a bigger RSA size is a mismatch too
-    bigger = playbook(play(task('key', 'server_key', {'path': str(key), 'size': 3072})))
+    bigger = playbook(playbook_text([task('key', 'server_key', {'path': str(key), 'size': 3072})]))
     assert bigger.task('key')['changed'] is True
     assert bigger.task('key')['size'] == 3072
     # force replaces a matching key
-    forced = playbook(play(task('key', 'server_key', {'path': str(key), 'size': 3072, 'force': True})))
+    forced = playbook(playbook_text([task('key', 'server_key', {'path': str(key), 'size': 3072, 'force': True})]))
     assert forced.task('key')['changed'] is True
     assert forced.task('key')['fingerprint'] != bigger.task('key')['fingerprint']
     assert forced.task('key')['fingerprint'] == pubkey_sha256(key)
@@ -83,13 +84,13 @@ def test_mismatch_regenerates_with_backup_and_force(playbook, tmp_path):
 def test_passphrase_protected_key(playbook, tmp_path):
     key = tmp_path / 'server.key'
     args = {'path': str(key), 'passphrase': 's3cret pass'}
-    run = playbook(play(task('key', 'server_key', args)))
+    run = playbook(playbook_text([task('key', 'server_key', args)]))
     assert run.task('key')['changed'] is True
     assert 'ENCRYPTED PRIVATE KEY' in key.read_text()
     assert 's3cret' not in run.stdout
     assert pubkey_sha256(key, 's3cret pass') == run.task('key')['fingerprint']
     assert ossl('pkey', '-in', key, '-passin', 'pass:wrong', '-noout', check=False).returncode != 0
-    assert playbook(play(task('key', 'server_key', args))).task('key')['changed'] is False
+    assert playbook(playbook_text([task('key', 'server_key', args)])).task('key')['changed'] is False
 
 
 def test_refusals_name_the_problem_and_change_nothing(playbook, tmp_path):
@@ -102,14 +103,14 @@ def test_refusals_name_the_problem_and_change_nothing(playbook, tmp_path):
     ossl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', plain)
     junk.write_text('this is not a key\n')
     before = snapshot(enc, plain, junk, weak)
-    run = playbook(play(
+    run = playbook(playbook_text([
         refusal('wrong passphrase', 'server_key', {'path': str(enc), 'passphrase': 'bad-guess-42'}),
         refusal('no passphrase', 'server_key', {'path': str(enc)}),
         refusal('passphrase for plain key', 'server_key', {'path': str(plain), 'passphrase': 'unneeded-42'}),
         refusal('junk', 'server_key', {'path': str(junk)}),
         refusal('junk with force', 'server_key', {'path': str(junk), 'force': True}),
         refusal('weak', 'server_key', {'path': str(weak), 'size': 1024}),
-    ))
+    ]))
     msgs = dict((name, run.task(name).get('msg', '')) for name in (
         'wrong passphrase', 'no passphrase', 'passphrase for plain key', 'junk', 'junk with force', 'weak'))
     for name in msgs:
@@ -122,14 +123,14 @@ def test_refusals_name_the_problem_and_change_nothing(playbook, tmp_path):
     assert '1024-bit RSA key is weak' in msgs['weak'] and 'allow_weak' in msgs['weak']
     assert snapshot(enc, plain, junk, weak) == before
     # the right passphrase keeps the key as it is
-    ok = playbook(play(task('right', 'server_key', {'path': str(enc), 'passphrase': 'right'})))
+    ok = playbook(playbook_text([task('right', 'server_key', {'path': str(enc), 'passphrase': 'right'})]))
     assert ok.task('right')['changed'] is False
     assert snapshot(enc) == {str(enc): before[str(enc)]}
 
 
 def test_weak_key_only_with_allow_weak_and_a_warning(playbook, tmp_path):
     weak = tmp_path / 'weak.key'
-    run = playbook(play(task('weak', 'server_key', {'path': str(weak), 'size': 1024, 'allow_weak': True})))
+    run = playbook(playbook_text([task('weak', 'server_key', {'path': str(weak), 'size': 1024, 'allow_weak': True})]))
     result = run.task('weak')
     assert result['changed'] is True and result['size'] == 1024
     assert any('weak 1024-bit' in w for w in result.get('warnings', []))
@@ -141,8 +142,8 @@ def test_existing_key_with_wide_mode_is_tightened_and_mode_option_respected(play
     ossl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key)
     os.chmod(key, 0o644)
     content = key.read_bytes()
-    run = playbook(play(task('tighten', 'server_key', {'path': str(key)}),
-                        task('group', 'server_key', {'path': str(tmp_path / 'g.key'), 'type': 'ecc', 'mode': '0640'})))
+    run = playbook(playbook_text([task('tighten', 'server_key', {'path': str(key)}),
+                                  task('group', 'server_key', {'path': str(tmp_path / 'g.key'), 'type': 'ecc', 'mode': '0640'})]))
     assert run.task('tighten')['changed'] is True
     assert mode_of(key) == 0o600 and key.read_bytes() == content  # same key, only the mode changed
     assert mode_of(tmp_path / 'g.key') == 0o640

@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mpp_harness import BIN, PlaybookResult, ansible_env, wait_for_port
+from mpp_harness import BIN, PlaybookResult, ansible_env, stop_process, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 # MPP_TESTBED_CACHE moves the cache out of the work tree (e.g. to keep it across fresh clones).
@@ -198,7 +198,12 @@ def pids_with_argument(text):
 
 
 def stop_pids(find, timeout=5.0):
-    """SIGTERM every pid ``find()`` returns, then SIGKILL what is left; the pids still alive after."""
+    """SIGTERM every pid ``find()`` returns, then SIGKILL what is left; the pids still alive after.
+
+    Not mpp_harness.stop_process: the set is found again on every pass (a process may fork while
+    it is stopped), signalled all at once, and what survives is returned rather than raised, so
+    that teardown goes on to unmount and reports it.
+    """
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
         pids = find()
         for pid in pids:
@@ -336,13 +341,7 @@ class ManagedHost(object):
     def stop(self):
         """Stop every process of this host, unmount what was mounted, remove the root. Errors as a list."""
         errors = []
-        if self.sshd is not None and self.sshd.poll() is None:
-            self.sshd.terminate()
-            try:
-                self.sshd.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.sshd.kill()
-                self.sshd.wait(timeout=5)
+        stop_process(self.sshd, timeout=5)
         left = stop_pids(lambda: pids_rooted_in(self.root))
         if left:
             errors.append('%s: processes still running in the chroot: %s' % (self.name, left))

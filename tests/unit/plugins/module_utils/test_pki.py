@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_lab
 
 
 def openssl(*args, data=None):
@@ -56,7 +56,7 @@ def test_common_name_and_names(server, ca):
     cert, _key, csr = server
     assert pki.common_name(cert) == 'pv.example.net/mailto:x@example.net'
     assert pki.common_name(csr) == 'pv.example.net/mailto:x@example.net'
-    assert pki.common_name(pki.issue_client_certificate(ca[0], ca[1], mac='000e08abcdef', key_type='ecc')[0]) is None
+    assert pki.common_name(pki_lab.issue_client_certificate(ca[0], ca[1], mac='000e08abcdef', key_type='ecc')[0]) is None
     assert pki.name_to_dict(cert.subject) == {'CN': 'pv.example.net/mailto:x@example.net', 'O': 'Ex'}
     with pytest.raises(pki.PKIError, match='unknown subject attribute'):
         pki.build_name({'XX': 'y'})
@@ -107,10 +107,10 @@ def test_san_parsing():
 
 
 def test_validity_and_days_remaining(ca):
-    expired, _k = pki.issue_client_certificate(ca[0], ca[1], mac='000e08abcdef', key_type='ecc',
-                                               not_before='-30d', not_after='-1d')
-    future, _k = pki.issue_client_certificate(ca[0], ca[1], mac='000e08abcdef', key_type='ecc',
-                                              not_before='+1d', not_after='+10d')
+    expired, _k = pki_lab.issue_client_certificate(ca[0], ca[1], mac='000e08abcdef', key_type='ecc',
+                                                   not_before='-30d', not_after='-1d')
+    future, _k = pki_lab.issue_client_certificate(ca[0], ca[1], mac='000e08abcdef', key_type='ecc',
+                                                  not_before='+1d', not_after='+10d')
     assert pki.validity_problem(expired).startswith('has expired: notAfter was ')
     assert pki.validity_problem(future).startswith('is not yet valid: notBefore is ')
     assert pki.days_remaining(expired) == -2  # whole days, rounded down: 1 day and a few ms ago
@@ -121,18 +121,18 @@ def test_chain_building(ca, server):
     cert = server[0]
     assert pki.build_chain(cert, [], [ca[0]]) == [cert, ca[0]]
     other_key = pki.generate_private_key('ecc')
-    other = pki.create_ca_certificate(other_key, {'CN': 'Other Root'})
+    other = pki_lab.create_ca_certificate(other_key, {'CN': 'Other Root'})
     with pytest.raises(pki.PKIError, match='does not chain to a trusted CA'):
         pki.build_chain(cert, [], [other])
     # same subject name, different key: the name links, the signature does not
-    impostor = pki.create_ca_certificate(other_key, {'O': 'unit', 'CN': 'Unit Root'})
+    impostor = pki_lab.create_ca_certificate(other_key, {'O': 'unit', 'CN': 'Unit Root'})
     with pytest.raises(pki.PKIError, match='does not chain'):
         pki.build_chain(cert, [], [impostor])
     # an intermediate between leaf and root
     inter_key = pki.generate_private_key('ecc')
-    inter = pki.issue_certificate({'CN': 'Inter'}, inter_key.public_key(), ca[0], ca[1], usage='serverAuth')
+    inter = pki_lab.issue_certificate({'CN': 'Inter'}, inter_key.public_key(), ca[0], ca[1], usage='serverAuth')
     leaf_key = pki.generate_private_key('ecc')
-    leaf = pki.issue_certificate({'CN': 'pv.example.net'}, leaf_key.public_key(), inter, inter_key, usage='serverAuth')
+    leaf = pki_lab.issue_certificate({'CN': 'pv.example.net'}, leaf_key.public_key(), inter, inter_key, usage='serverAuth')
     assert pki.build_chain(leaf, [other, inter], [ca[0]]) == [leaf, inter, ca[0]]
     with pytest.raises(pki.PKIError, match='ca_path or chain_path'):
         pki.build_chain(leaf, [other], [ca[0]])
