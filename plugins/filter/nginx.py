@@ -13,11 +13,12 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import nginx_generic_regex, nginx_mac_map
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import (
+    nginx_attribute_map, nginx_generic_regex, nginx_mac_map)
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import (
     FilenameError, nginx_own_profile_regexes, nginx_profile_location as profile_location)
 
-MAP_RULES = ('client_mac', 'client_generic', 'own_profile')
+MAP_RULES = ('client_mac', 'client_generic', 'client_serial', 'client_model', 'own_profile')
 
 
 def nginx_quote(regex, prefix='~'):
@@ -31,6 +32,10 @@ def nginx_map(rule):
         entries = nginx_mac_map('mpp_mac')
     elif rule == 'client_generic':
         entries = [(nginx_generic_regex(), 'true')]
+    elif rule == 'client_serial':
+        entries = [nginx_attribute_map('L', 'mpp_sn')]
+    elif rule == 'client_model':
+        entries = [nginx_attribute_map('OU', 'mpp_ou')]
     elif rule == 'own_profile':
         entries = [(regex, '1') for regex in nginx_own_profile_regexes()]
     else:

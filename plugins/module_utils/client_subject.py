@@ -61,6 +61,17 @@ def _split_unescaped(text, separators):
     return parts
 
 
+def _strip_unescaped(value):
+    """White space around a value, except an escaped trailing one (RFC 2253 ``\\ ``)."""
+    value = value.lstrip()
+    while value and value[-1].isspace():
+        before = value[:-1]
+        if (len(before) - len(before.rstrip('\\'))) % 2:
+            break  # an odd number of backslashes escapes it
+        value = before
+    return value
+
+
 def _unescape_one(match):
     if match.group(1):
         octets = bytearray(int(match.group(1)[index + 1:index + 3], 16) for index in range(0, len(match.group(1)), 3))
@@ -101,7 +112,7 @@ def parse_dn(subject):
         if not sep:
             raise SubjectError('cannot read subject %r: %r is not NAME=VALUE' % (subject, part.strip()))
         key = name.strip()
-        attributes[short_name(key)] = _unescape(value.strip())
+        attributes[short_name(key)] = _unescape(_strip_unescaped(value))
     return attributes
 
 
@@ -178,6 +189,11 @@ def nginx_mac_map(capture='mpp_mac'):
         regex = dn_attribute_regex(MAC_ATTRIBUTE, space + spelling_regex(spelling, prefix) + space)
         entries.append((regex, ''.join('$' + name for name in spelling_captures(spelling, prefix))))
     return entries
+
+
+def nginx_attribute_map(attribute, capture):
+    """``(regex, value)`` of an nginx ``map`` taking ``attribute``'s last value as written (RFC 2253 escapes kept)."""
+    return dn_attribute_regex(attribute, '(?<%s>%s)' % (capture, _RDN_COMPONENT)), '$' + capture
 
 
 def nginx_generic_regex():
