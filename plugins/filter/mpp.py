@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
@@ -64,8 +66,14 @@ def flat_profile(parameters):
     return render_flat_profile(parameters)
 
 
-def profile_rule_name(pattern):
+@functools.lru_cache(maxsize=64)
+def _rule_name(pattern):
     return rule_name(pattern)
+
+
+def profile_rule_name(pattern):
+    # Once per pattern: the default template asks for it for every phone of a push.
+    return _rule_name(str(pattern)) if isinstance(pattern, str) else rule_name(pattern)
 
 
 class FilterModule(object):
