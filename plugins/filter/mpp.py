@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
@@ -14,6 +16,8 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject impor
 from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import client_subject as parse_client_subject
 from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, render_flat_profile
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import http_behavior as status_behavior
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import profile_rule_name as rule_name
 
 
 def _wrap(name, func, errors):
@@ -51,7 +55,25 @@ def client_subject(subject):
 
 
 def flat_profile(parameters):
+    if isinstance(parameters, (list, tuple)):
+        # Several dicts, later ones winning: one call renders a whole profile built from parts.
+        merged = {}
+        for part in parameters:
+            if not isinstance(part, dict):
+                raise ProfileError('a list of parameters holds dicts of name: value, got %s' % type(part).__name__)
+            merged.update(part)
+        parameters = merged
     return render_flat_profile(parameters)
+
+
+@functools.lru_cache(maxsize=64)
+def _rule_name(pattern):
+    return rule_name(pattern)
+
+
+def profile_rule_name(pattern):
+    # Once per pattern: the default template asks for it for every phone of a push.
+    return _rule_name(str(pattern)) if isinstance(pattern, str) else rule_name(pattern)
 
 
 class FilterModule(object):
@@ -66,4 +88,5 @@ class FilterModule(object):
             'http_behavior': _wrap('http_behavior', http_behavior, (ValueError,)),
             'client_subject': _wrap('client_subject', client_subject, (SubjectError,)),
             'flat_profile': _wrap('flat_profile', flat_profile, (ProfileError,)),
+            'profile_rule_name': _wrap('profile_rule_name', profile_rule_name, (FilenameError,)),
         }

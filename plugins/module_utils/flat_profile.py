@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 from xml.etree import ElementTree
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 ROOT = 'flat-profile'
 UA_VALUES = ('na', 'ro', 'rw')
 ELEMENT_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_.-]*$')
 _FIELD_SEPARATORS = re.compile(r'[ \[\]()/]')
+# Names already found good: a push checks the same few names for every phone.
+_CHECKED_NAMES = set()
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_ILLEGAL = re.compile(u'[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
 
@@ -34,12 +36,16 @@ def element_name(field_name):
 
 def check_element_name(name):
     """Raise ProfileError when ``name`` is not a flat-profile element name."""
+    if isinstance(name, str) and name in _CHECKED_NAMES:
+        return name
     if not isinstance(name, str) or not ELEMENT_NAME.match(name) or name.lower().startswith('xml'):
         hint = ''
         if isinstance(name, str) and ELEMENT_NAME.match(element_name(name)):
             hint = '; the element for that field is %r' % element_name(name)
         raise ProfileError('parameter name %r is not a flat-profile element name: use letters, digits '
                            'and _ (spaces and [ ] ( ) / become _)%s' % (name, hint))
+    if len(_CHECKED_NAMES) < 10000:
+        _CHECKED_NAMES.add(name)
     return name
 
 
@@ -88,11 +94,14 @@ def render_flat_profile(parameters, indent='  '):
             text = format_value(value)
         except ProfileError as exc:
             raise ProfileError('parameter %s: %s' % (name, exc))
-        attr = ' ua=%s' % quoteattr(ua) if ua else ''
+        # ua is one of UA_VALUES: nothing to escape in it.
+        attr = ' ua="%s"' % ua if ua else ''
         if text == '':
             lines.append('%s<%s%s/>' % (indent, name, attr))
         else:
-            lines.append('%s<%s%s>%s</%s>' % (indent, name, attr, escape(text), name))
+            if '&' in text or '<' in text or '>' in text:
+                text = escape(text)
+            lines.append('%s<%s%s>%s</%s>' % (indent, name, attr, text, name))
     lines.append('</%s>' % ROOT)
     return '\n'.join(lines) + '\n'
 

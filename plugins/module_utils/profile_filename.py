@@ -10,6 +10,11 @@ the name does not start with a dot: such a name is one file in the document root
 path segment that needs no escaping, and one nginx ``location`` regex. The same pattern is
 the tail of the phone's ``Profile_Rule`` (:func:`profile_rule_name`): the phone expands the
 macro exactly as :func:`profile_filename` does.
+
+Role ``provisioning_server`` serves the same pattern: :func:`nginx_profile_location` gives its
+``location`` regex (the file name with the MAC captured) and ``try_files`` path, and
+:func:`nginx_own_profile_regexes` the ``map`` that compares the requested MAC with the
+certificate's (filters ``nginx_profile_location`` and ``nginx_own_profile_map``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import collections
 import re
 
+from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MacSpelling, spelling_regex
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import (
     MAC_MACROS, EmulatorError, mac_macro_values, macro_names)
 
@@ -27,6 +33,8 @@ _MACRO_TOKEN = re.compile(r'\$(?:\((?i:MAU|MAC|MA)\)|MAU|MAC|MA)')
 _LITERAL = re.compile(r'^[A-Za-z0-9_.~-]*$')
 
 FilenamePattern = collections.namedtuple('FilenamePattern', 'prefix macro suffix')
+# How each MAC macro spells the MAC (module_utils/mac.py spellings); the case is the macro's.
+MACRO_SPELLINGS = {'MA': MacSpelling(12, ''), 'MAU': MacSpelling(12, ''), 'MAC': MacSpelling(2, ':')}
 
 
 class FilenameError(ValueError):
@@ -73,3 +81,33 @@ def profile_rule_name(pattern):
     # $(MA) where a bare $MA would run into the text after it ($MAU, $MA_x).
     macro = '$(%s)' % parsed.macro if re.match(r'[A-Za-z0-9_]', parsed.suffix) else '$' + parsed.macro
     return parsed.prefix + macro + parsed.suffix
+
+
+def nginx_profile_location(pattern, url_path='/'):
+    """``{'regex', 'try_files'}`` of the nginx location serving ``pattern`` below ``url_path``.
+
+    The regex (PCRE) captures the file name as ``$mpp_req_file`` and the MAC in it as
+    ``$mpp_req_mac``; the hex digits match in either case, so that the owner asking in the
+    other case learns 404 (no such file), everyone else 403. ``try_files`` reads the name
+    as requested from the document root.
+    """
+    parsed = parse_filename(pattern)
+    mac = spelling_regex(MACRO_SPELLINGS[parsed.macro])
+    regex = '^%s(?<mpp_req_file>%s(?<mpp_req_mac>%s)%s)$' % (
+        re.escape(url_path), re.escape(parsed.prefix), mac, re.escape(parsed.suffix))
+    return {'regex': regex, 'try_files': '/$mpp_req_file'}
+
+
+def nginx_own_profile_regexes():
+    """PCRE regexes over ``"<certificate MAC>:<requested MAC>"`` that hold when both are one MAC.
+
+    The certificate's MAC is twelve hex digits (any case, see client_subject.nginx_mac_map),
+    the requested one as each macro spells it; compared case-insensitively. One entry per spelling.
+    """
+    regexes = []
+    for spelling in sorted(set(MACRO_SPELLINGS.values())):
+        groups = 12 // spelling.group
+        cert = '([0-9a-f]{%d})' % spelling.group * groups
+        requested = re.escape(spelling.separator).join('\\%d' % index for index in range(1, groups + 1))
+        regexes.append('(?i)^%s:%s$' % (cert, requested))
+    return regexes

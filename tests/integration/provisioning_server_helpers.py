@@ -42,6 +42,9 @@ API (import from a test module in tests/integration: ``from provisioning_server_
     with cert/key, or None for no client certificate. ``.log_lines()`` -> parsed JSON access
     log lines.
 
+``remove_site(site_name)`` removes a site of the role; with the last one, the role's http-level file.
+``role_sites()`` -> paths of the role's site files in /etc/nginx.
+
 ``nginx_pids()`` -> (master pid or None, sorted list of worker pids)
 ``stop_system_nginx()`` stops the system nginx (``service nginx stop``, then the pid file).
 """
@@ -64,6 +67,9 @@ from mpp_harness import REPO, free_port, openssl, run_playbook
 SYSTEM_NGINX_LOCK = '/tmp/mpp-system-nginx.lock'
 NGINX_PID_FILE = '/run/nginx.pid'
 SITE_NAME = 'phoneprov-mpp'
+# What the role writes: the first line of its site files, its http-level file (Debian and conf.d names).
+SITE_MARKER = '# phoneprov.mpp provisioning_server site '
+HTTP_CONF_GLOB = '/etc/nginx/conf.d/*phoneprov-mpp-http.conf'
 DEFAULT_PHONES = (
     {'mac': '000e08abcdef', 'model': 'CP-8841-3PCC', 'serial': 'FCH1234ABCD'},
     {'mac': '00562b043615', 'model': 'CP-7841-3PCC', 'serial': 'FCH5678EFGH'},
@@ -302,8 +308,26 @@ def stop_system_nginx():
             time.sleep(0.1)
 
 
+def role_sites():
+    """Paths of the site files of the role in /etc/nginx (by the marker line the role writes)."""
+    found = []
+    for path in glob.glob('/etc/nginx/sites-available/*.conf') + glob.glob('/etc/nginx/conf.d/*.conf'):
+        try:
+            with open(path, errors='replace') as handle:
+                if any(line.startswith(SITE_MARKER) for line in handle):
+                    found.append(path)
+        except OSError:
+            continue
+    return found
+
+
 def remove_site(site_name=SITE_NAME):
-    """Remove the role's site files from /etc/nginx (Debian and conf.d layouts)."""
+    """Remove the role's site files from /etc/nginx (Debian and conf.d layouts).
+
+    With the last site of the role the role's http-level file goes too (and its backups), so
+    that sites written by older versions of the role (each with its own maps and log format)
+    pass ``nginx -t`` again.
+    """
     for path in ('/etc/nginx/sites-enabled/%s.conf' % site_name, '/etc/nginx/sites-available/%s.conf' % site_name,
                  '/etc/nginx/conf.d/%s.conf' % site_name):
         if os.path.lexists(path):
@@ -311,6 +335,9 @@ def remove_site(site_name=SITE_NAME):
     for backup in glob.glob('/etc/nginx/sites-available/%s.conf.*~' % site_name) + glob.glob('/etc/nginx/conf.d/%s.conf.*~' % site_name):
         os.unlink(backup)
     shutil.rmtree('/etc/nginx/%s' % site_name, ignore_errors=True)
+    if not role_sites():
+        for path in glob.glob(HTTP_CONF_GLOB) + glob.glob(HTTP_CONF_GLOB + '.*~'):
+            os.unlink(path)
 
 
 class ProvisioningServer(object):
@@ -432,4 +459,4 @@ def running_server(workdir, pki=None, port=None, extra_vars=None, profiles=None)
 
 
 __all__ = ['SYSTEM_NGINX_LOCK', 'DEFAULT_PHONES', 'system_nginx_lock', 'make_pki', 'PhonePKI', 'ProvisioningServer',
-           'CurlResult', 'running_server', 'nginx_pids', 'stop_system_nginx', 'remove_site', 'REPO']
+           'CurlResult', 'running_server', 'nginx_pids', 'stop_system_nginx', 'remove_site', 'role_sites', 'REPO']

@@ -65,3 +65,44 @@ def test_filter_errors_name_the_problem(playbook):
         result = playbook(BAD % filter_name, extra_vars={'value': value})
         assert result.rc != 0
         assert words in result.task('bad')['msg'], (filter_name, result.task('bad')['msg'])
+
+
+RULES = r'''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: rule filters
+      ansible.builtin.set_fact:
+        mac_map: "{{ 'client_mac' | phoneprov.mpp.nginx_map }}"
+        generic_map: "{{ 'client_generic' | phoneprov.mpp.nginx_map }}"
+        own_map: "{{ 'own_profile' | phoneprov.mpp.nginx_map }}"
+        location: "{{ 'cfg-$MAU.cfg' | phoneprov.mpp.nginx_profile_location('/cfg/') }}"
+        rule_names: "{{ ['$MA.xml', '$MAU_x.cfg'] | map('phoneprov.mpp.profile_rule_name') | list }}"
+        parts: "{{ [{'A': 1, 'B': 'x'}, {}, {'B': true, 'C': none}] | phoneprov.mpp.flat_profile }}"
+'''
+
+
+def test_rule_filters_in_a_playbook(playbook):
+    result = playbook(RULES)
+    assert result.rc == 0, result.stderr
+    facts = result.task('rule filters')['ansible_facts']
+    assert len(facts['mac_map']) == 4 and facts['mac_map'][0][1] == '$mpp_mac0_1'
+    assert all(regex.startswith('"~^') and regex.endswith('"') for regex, dummy in facts['mac_map'])
+    assert facts['generic_map'][0][1] == 'true' and 'ciscogeneric' in facts['generic_map'][0][0]
+    assert [value for dummy, value in facts['own_map']] == ['1', '1']
+    assert facts['location']['try_files'] == '/$mpp_req_file'
+    assert facts['location']['regex'] == '"^/cfg/(?<mpp_req_file>cfg\\\\-(?<mpp_req_mac>[0-9A-Fa-f]{12})\\\\.cfg)$"'
+    assert facts['rule_names'] == ['$MA.xml', '$(MAU)_x.cfg']
+    assert facts['parts'] == '<flat-profile>\n  <A>1</A>\n  <B>Yes</B>\n  <C/>\n</flat-profile>\n'
+
+
+def test_rule_filter_errors_name_the_problem(playbook):
+    for filter_name, value, words in [
+        ('profile_rule_name', 'profile.xml', 'exactly one MAC macro'),
+        ('nginx_profile_location', '$MA/x.xml', 'only letters, digits'),
+        ('nginx_map', 'no_such_rule', 'unknown rule'),
+        ('flat_profile', [{'A': 1}, 'x'], 'list of parameters holds dicts'),
+    ]:
+        result = playbook(BAD % filter_name, extra_vars={'value': value})
+        assert result.rc != 0
+        assert words in result.task('bad')['msg'], (filter_name, result.task('bad')['msg'])

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: phoneprov.mpp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters giving role provisioning_server its nginx regexes from the rules in module_utils.
+
+Each filter is documented in its own .yml file. Values come back quoted for an nginx
+configuration file (``"~<regex>"``): nginx turns ``\\\\`` into ``\\`` and ``\\"`` into ``"`` inside
+double quotes, so every backslash of the regex is doubled.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import (
+    nginx_attribute_map, nginx_generic_regex, nginx_mac_map)
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import (
+    FilenameError, nginx_own_profile_regexes, nginx_profile_location as profile_location)
+
+MAP_RULES = ('client_mac', 'client_generic', 'client_serial', 'client_model', 'own_profile')
+
+
+def nginx_quote(regex, prefix='~'):
+    """The regex as one double-quoted nginx string, ``"~<regex>"`` (``prefix`` ``~`` marks a map regex)."""
+    return '"%s%s"' % (prefix, regex.replace('\\', '\\\\').replace('"', '\\"'))
+
+
+def nginx_map(rule):
+    """``[[quoted regex, value], ...]``: the entries of the nginx ``map`` block of one rule."""
+    if rule == 'client_mac':
+        entries = nginx_mac_map('mpp_mac')
+    elif rule == 'client_generic':
+        entries = [(nginx_generic_regex(), 'true')]
+    elif rule == 'client_serial':
+        entries = [nginx_attribute_map('L', 'mpp_sn')]
+    elif rule == 'client_model':
+        entries = [nginx_attribute_map('OU', 'mpp_ou')]
+    elif rule == 'own_profile':
+        entries = [(regex, '1') for regex in nginx_own_profile_regexes()]
+    else:
+        raise AnsibleFilterError('phoneprov.mpp.nginx_map: unknown rule %r, expected one of %s' % (rule, ', '.join(MAP_RULES)))
+    return [[nginx_quote(regex), value] for regex, value in entries]
+
+
+def nginx_profile_location(pattern, url_path='/'):
+    """``{'regex': quoted location regex, 'try_files': path}`` serving file name ``pattern`` below ``url_path``."""
+    try:
+        location = profile_location(pattern, url_path)
+    except FilenameError as exc:
+        raise AnsibleFilterError('phoneprov.mpp.nginx_profile_location: %s' % to_native(exc))
+    return {'regex': nginx_quote(location['regex'], prefix=''), 'try_files': location['try_files']}
+
+
+class FilterModule(object):
+    """nginx configuration from the Cisco MPP rules."""
+
+    def filters(self):
+        return {
+            'nginx_map': nginx_map,
+            'nginx_profile_location': nginx_profile_location,
+        }
