@@ -20,6 +20,7 @@ certificate's (filters ``nginx_profile_location`` and ``nginx_own_profile_map``)
 from __future__ import annotations
 
 import collections
+import functools
 import re
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MacSpelling, spelling_regex
@@ -41,9 +42,9 @@ class FilenameError(ValueError):
     """A file name pattern that would not give each phone one file nginx can serve."""
 
 
-def parse_filename(pattern):
-    """Split a pattern into ``FilenamePattern(prefix, macro, suffix)``; FilenameError if unusable."""
-    if not isinstance(pattern, str) or not pattern.strip():
+@functools.lru_cache(maxsize=64)
+def _parse_filename(pattern):
+    if not pattern.strip():
         raise FilenameError('filename must be a non-empty string such as %s' % DEFAULT_PATTERN)
     text = _JINJA_MAC.sub('$MA', pattern)
     macros = macro_names(text)
@@ -63,6 +64,14 @@ def parse_filename(pattern):
     if prefix.startswith('.'):
         raise FilenameError('filename %r starts with a dot: nginx does not serve hidden files' % (pattern,))
     return FilenamePattern(prefix, mac_macros[0], suffix)
+
+
+def parse_filename(pattern):
+    """Split a pattern into ``FilenamePattern(prefix, macro, suffix)``; FilenameError if unusable."""
+    if not isinstance(pattern, str):
+        raise FilenameError('filename must be a non-empty string such as %s' % DEFAULT_PATTERN)
+    # A fleet push asks once per phone for the same pattern: parsed once (cached by text).
+    return _parse_filename(pattern)
 
 
 def profile_filename(pattern, mac):
