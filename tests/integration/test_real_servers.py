@@ -32,6 +32,7 @@ LAB = REPO / 'examples' / 'lab'
 INVENTORY = LAB / 'inventory-ssh.yml'
 DEMO = LAB / 'demo.yml'
 FQDN = 'prov.mpp.test'
+SECOND_FQDN = 'second.mpp.test'
 FLEET = yaml.safe_load((LAB / 'group_vars' / 'all' / 'fleet.yml').read_text())['mpp_phones']
 # The hosts of inventory-ssh.yml and the release each one is on the test bed.
 SERVERS = (('prov1', 'bookworm'), ('prov2', 'trixie'))
@@ -77,17 +78,17 @@ class SshLab(object):
         """The controller's view of a file in the server's lab directory."""
         return host.path(str(self.controller_dir / host.name / Path(*parts)))
 
-    def curl(self, host, mac, path=None, port=HTTPS_PORT, ca=None, cert_dir=None):
+    def curl(self, host, mac, path=None, port=HTTPS_PORT, ca=None, cert_dir=None, fqdn=FQDN):
         """Real curl as the phone ``mac``: the FQDN pinned to ``host``'s address, the lab server CA the only trust."""
         cert_dir = Path(cert_dir or self.controller_dir / 'phones')
         cmd = ['curl', '-sS', '-o', '-', '-w', '\n%{http_code}', '--max-time', '10',
-               '--resolve', '%s:%d:%s' % (FQDN, port, host.address),
+               '--resolve', '%s:%d:%s' % (fqdn, port, host.address),
                '--cacert', str(ca or self.controller_dir / 'ca' / 'server-ca.crt'),
                '--cert', str(cert_dir / ('%s.crt' % _ma(mac))), '--key', str(cert_dir / ('%s.key' % _ma(mac))),
-               'https://%s:%d%s' % (FQDN, port, path or '/cfg/%s.xml' % _ma(mac))]
+               'https://%s:%d%s' % (fqdn, port, path or '/cfg/%s.xml' % _ma(mac))]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
         body, _sep, status = proc.stdout.rpartition('\n')
-        return int(status or 0), body
+        return int(status or 0), body or proc.stderr
 
     def teardown(self):
         stop_process(read_pid(self.controller_dir / 'dnsmasq' / 'dnsmasq.pid'))
@@ -279,10 +280,10 @@ def test_dependencies_off_names_the_packages(ssh_lab, tmp_path):
 
 def _second_site_vars(lab, host, second):
     return {
-        'mpp_cert_fqdn': 'second.mpp.test', 'mpp_cert_signer': 'lab', 'mpp_cert_dir': '/etc/ssl/second',
+        'mpp_cert_fqdn': SECOND_FQDN, 'mpp_cert_signer': 'lab', 'mpp_cert_dir': '/etc/ssl/second',
         'mpp_cert_lab_ca_dir': str(second / 'ca'), 'mpp_cert_csr_controller_dir': str(second / 'csr'),
         'mpp_cert_verify_dns': False,
-        'mpp_server_fqdn': 'second.mpp.test', 'mpp_server_site_name': 'second-site',
+        'mpp_server_fqdn': SECOND_FQDN, 'mpp_server_site_name': 'second-site',
         'mpp_server_listen_address': host.address, 'mpp_server_port': HTTPS_PORT + 1,
         'mpp_server_cert_path': '/etc/ssl/second/server-fullchain.crt', 'mpp_server_key_path': '/etc/ssl/second/server.key',
         'mpp_server_client_ca': '/etc/ssl/second/client-ca.pem',
@@ -335,9 +336,9 @@ def test_two_sites_side_by_side_each_removable(ssh_lab, deployed, tmp_path):
     second_ca = second / 'ca' / 'server-ca.crt'
 
     def second_site(mac=phone['mac'], cert_dir=second / 'phones'):
-        return lab.curl(host, mac, port=HTTPS_PORT + 1, ca=second_ca, cert_dir=cert_dir)
+        return lab.curl(host, mac, port=HTTPS_PORT + 1, ca=second_ca, cert_dir=cert_dir, fqdn=SECOND_FQDN)
 
-    assert second_site()[0] == 200
+    assert second_site() == (200, host.path('/srv/second/profiles/%s.xml' % phone['mac']).read_text())
     assert lab.curl(host, FLEET[0]['mac'])[0] == 200
     # Each site trusts only its own client root.
     assert second_site(FLEET[0]['mac'], lab.controller_dir / 'phones')[0] == 400
