@@ -38,12 +38,12 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject impor
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import (
     DNSCheckError, normalize_address, resolve_addresses)
-from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, parse_flat_profile
+from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, profile_elements
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import (
     AUTH, BEHAVIOR_A, BEHAVIOR_B, BEHAVIOR_C, MAX_AUTH_RETRIES, REDIRECT, http_behavior,
     next_try_parameter, status_reason)
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_auth import authorization_for, parse_challenges
-from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import normalize_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.user_agent import DEFAULT_FIRMWARE, build_user_agent
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import sha256_fingerprint
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import (
     EmulatorError, expand_macros, macro_values, parse_profile_rule, parse_url)
@@ -63,16 +63,18 @@ except ImportError:  # pragma: no cover - profile_codec needs the cryptography l
 __all__ = ['DEFAULT_FIRMWARE', 'DEFAULT_MAX_REDIRECTS', 'DEFAULT_MAX_SIZE', 'DEFAULT_MODEL', 'HAS_PROFILE_CODEC', 'Emulator',
            'EmulatorError', 'redact_parameters', 'summarize', 'user_agent']
 
-DEFAULT_FIRMWARE = '12.0.1'
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- the phone
 
-def user_agent(model, firmware, mac):
-    """``Cisco-<model>/<firmware> (<$MA>)`` as the phone sends it."""
-    return 'Cisco-%s/%s (%s)' % (model, firmware, normalize_mac(mac))
+def user_agent(model, firmware, mac, serial=None):
+    """The User-Agent the device sends (module_utils/user_agent.py): ``Cisco-<model>/<firmware> (<$MA>)`` for MPP phones."""
+    try:
+        return build_user_agent(model, firmware, mac, serial)
+    except ValueError as exc:
+        raise EmulatorError(str(exc))
 
 
 # --------------------------------------------------------------------------- the resync
@@ -205,7 +207,7 @@ class Emulator(object):
             'reason': None, 'step': None, 'fqdn': None, 'common_name': None, 'peer_address': None,
             'dns_ok': None, 'dns_addresses': [], 'parameters': {}, 'parameter_count': 0,
             'next_try_parameter': None, 'next_try_value': None, 'redirects': [], 'auth': None, 'tls': None, 'decoding': None,
-            'user_agent': user_agent(model, firmware, ma), 'client_cert': client_cert, 'elapsed': 0.0,
+            'user_agent': user_agent(model, firmware, ma, serial), 'client_cert': client_cert, 'elapsed': 0.0,
             '_secrets': secrets,
         }
         start = time.monotonic()
@@ -282,11 +284,12 @@ class Emulator(object):
             raise _Failure(BEHAVIOR_B, 'profile cannot be decoded: %s' % exc, 'decode')
         result['decoding'] = info
         try:
-            parameters = parse_flat_profile(data)
+            elements = profile_elements(data)
         except ProfileError as exc:
             raise _Failure(BEHAVIOR_B, 'profile does not parse: %s' % exc, 'parse')
-        result['parameters'] = parameters
-        result['parameter_count'] = len(parameters)
+        # Every parameter element the phone reads (a repeated name counts each time; the last value wins).
+        result['parameters'] = dict(elements)
+        result['parameter_count'] = len(elements)
         return BEHAVIOR_A, '%s, profile parsed' % status_reason(200), 'done'
 
     def _addresses(self, host):

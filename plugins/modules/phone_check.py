@@ -326,7 +326,9 @@ parameters:
   type: dict
   sample: {"Resync_Periodic": "3600", "User_ID_1_": "1001", "Password_1_": "********"}
 parameter_count:
-  description: How many parameters the profile holds.
+  description:
+    - How many parameter elements the profile holds (leaf elements, also inside nested blocks such as an ATA's
+      C(<router-configuration>); a repeated name counts each time, RV(parameters) keeps its last value).
   returned: single phone
   type: int
 user_agent:
