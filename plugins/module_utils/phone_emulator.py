@@ -34,7 +34,8 @@ import time
 from http import client as http_client
 from urllib.parse import urljoin
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import DEFAULT_MODEL
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import DEFAULT_MODEL, SubjectError, client_subject
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import client_identity as client_identity_rule
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import (
     DNSCheckError, normalize_address, resolve_addresses)
@@ -67,7 +68,23 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 
 
+# nginx answers 400 when OpenSSL's security level refuses a SHA-1 signature in the client's chain.
+SHA1_CHAIN_REASON = "client certificate chain uses SHA-1: refused by the server's security level"
+
+
 # --------------------------------------------------------------------------- the phone
+
+def _chain_uses_sha1(client_cert):
+    """True when a certificate of the client's PEM file (leaf and intermediates; not a self-signed root) is signed with SHA-1."""
+    try:
+        from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import load_certificate_bundle  # pylint: disable=import-outside-toplevel
+        with open(client_cert, 'rb') as handle:
+            certs, _problems = load_certificate_bundle(handle.read(), 'client certificate %s' % client_cert)
+    except (ImportError, OSError, ValueError):
+        return False
+    return any(cert.signature_hash_algorithm is not None and cert.signature_hash_algorithm.name == 'sha1'
+               and cert.issuer != cert.subject for cert in certs)
+
 
 def user_agent(model, firmware, mac, serial=None):
     """The User-Agent the device sends (module_utils/user_agent.py): ``Cisco-<model>/<firmware> (<$MA>)`` for MPP phones."""
@@ -112,8 +129,13 @@ class Emulator(object):
     """
 
     def __init__(self, ca_path=None, nameservers=None, dns_port=53, timeout=10.0, address=None,
-                 max_redirects=DEFAULT_MAX_REDIRECTS, max_size=DEFAULT_MAX_SIZE, dns_cache=True):
+                 max_redirects=DEFAULT_MAX_REDIRECTS, max_size=DEFAULT_MAX_SIZE, dns_cache=True, client_identity=None):
         self.ca_path = ca_path
+        try:
+            # The server's identity rule (mpp_server_client_identity): which MAC it reads from the client certificate.
+            self.client_identity = client_identity_rule(client_identity)
+        except SubjectError as exc:
+            raise EmulatorError(str(exc))
         self.nameservers = list(nameservers) if nameservers else None
         self.dns_port = int(dns_port)
         self.timeout = float(timeout)
@@ -166,6 +188,16 @@ class Emulator(object):
         self._contexts[key] = ctx
         return ctx
 
+    def certificate_mac(self, client_cert):
+        """The MAC the server reads from the first certificate of ``client_cert`` by the identity rule, or None."""
+        try:
+            from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # pylint: disable=import-outside-toplevel
+            with open(client_cert, 'rb') as handle:
+                subject = pki.name_rfc4514(pki.load_certificate(handle.read()).subject)
+            return client_subject(subject, self.client_identity)['mac']
+        except (ImportError, OSError, ValueError):
+            return None
+
     # ---------------------------------------------------------------- one phone
     def resync(self, url, mac, model=DEFAULT_MODEL, serial=None, firmware=DEFAULT_FIRMWARE, client_cert=None,
                client_key=None, key=None, key_encoding='utf-8', username=None, password=None, macros=None, resync_fails_on_fnf=True):
@@ -208,6 +240,7 @@ class Emulator(object):
             'dns_ok': None, 'dns_addresses': [], 'parameters': {}, 'parameter_count': 0,
             'next_try_parameter': None, 'next_try_value': None, 'redirects': [], 'auth': None, 'tls': None, 'decoding': None,
             'user_agent': user_agent(model, firmware, ma, serial), 'client_cert': client_cert, 'elapsed': 0.0,
+            'client_cert_mac': self.certificate_mac(client_cert) if client_cert else None,
             '_secrets': secrets,
         }
         start = time.monotonic()
@@ -271,6 +304,11 @@ class Emulator(object):
         if status != 200:
             behavior = outcome
             reason = status_reason(status)
+            if status == 400 and client_cert and _chain_uses_sha1(client_cert):
+                reason = '%s (%s)' % (SHA1_CHAIN_REASON, reason)
+            if status == 403 and result['client_cert_mac'] not in (None, result['mac']):
+                reason += ' (the client certificate names %s under identity rule %s, not this phone)' % (
+                    result['client_cert_mac'], self.client_identity.rule)
             if status == 404 and behavior == BEHAVIOR_A:
                 reason += ' (Resync_Fails_On_FNF is No: counted as success)'
             raise _Failure(behavior, reason, 'http')
