@@ -21,6 +21,7 @@ Errors are raised as :class:`PKIError` with a message that names the problem.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import ipaddress
@@ -170,7 +171,6 @@ def _der_items(der, start, end):
 
 def _der_subject(pem_block):
     """The subject of a PEM certificate read from its DER by hand (``CN=...,O=...``), or None."""
-    import base64  # pylint: disable=import-outside-toplevel
     try:
         der = base64.b64decode(b''.join(line for line in pem_block.splitlines() if not line.startswith(b'-----')))
         _tag, start, end = next(_der_items(der, 0, len(der)))
