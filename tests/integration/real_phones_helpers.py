@@ -61,8 +61,9 @@ def pushable_dumps(directory):
 def mint_sha1_chain(directory, ca_cert, ca_key, subject):
     """A client whose intermediate CA is signed with SHA-1 by ``ca_cert`` (like Cisco Manufacturing CA).
 
-    The cryptography library refuses to sign with SHA-1, so openssl does. Returns curl's
-    ``{cert, key}``: the leaf (SHA-256 by the intermediate) followed by the intermediate.
+    The cryptography library refuses to sign with SHA-1, so openssl does. Returns ``cert`` (the
+    leaf, SHA-256 by the intermediate, as a phone sends it), ``key``, ``intermediate`` and
+    ``chain`` (leaf and intermediate in one PEM file).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -83,4 +84,5 @@ def mint_sha1_chain(directory, ca_cert, ca_key, subject):
         files[name] = {'cert': str(cert), 'key': str(key)}
     chain = directory / 'sha1-chain.crt'
     chain.write_bytes(Path(files['sha1-leaf']['cert']).read_bytes() + Path(files['sha1-ca']['cert']).read_bytes())
-    return {'cert': str(chain), 'key': files['sha1-leaf']['key']}
+    return {'cert': files['sha1-leaf']['cert'], 'key': files['sha1-leaf']['key'], 'intermediate': files['sha1-ca']['cert'],
+            'chain': str(chain)}

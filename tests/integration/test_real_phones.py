@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -116,22 +117,43 @@ def test_sha1_chain_refused_by_default_and_served_with_legacy_signatures(server,
     ca_dir = Path(server.pki.client_ca).parent
     client = mint_sha1_chain(tmp_path / 'sha1', server.pki.client_ca, ca_dir / 'client-ca.key',
                              '/OU=CP-8841-3PCC/L=FCH1234ABCD/ST=%s' % OWN)
-    refused = server.curl('/cfg/%s.xml' % OWN, client)
-    assert refused.status == 400, refused
-    line = server.log_lines()[-1]
-    assert line['client_verify'] == 'FAILED:CA signature digest algorithm too weak', line
-    checked = _phone_check(server, tmp_path / 'check', [{'mac': OWN}], client_cert=client['cert'], client_key=client['key'])
-    assert checked[0]['behavior'] == 'C' and checked[0]['reason'].startswith(
-        "client certificate chain uses SHA-1: refused by the server's security level (400"), checked[0]
+    # As a provider's bundle holds Cisco Manufacturing CA next to Cisco Root CA 2048.
+    bundle = tmp_path / 'client-bundle.pem'
+    bundle.write_bytes(Path(server.pki.client_ca).read_bytes() + Path(client['intermediate']).read_bytes())
     try:
+        assert server.deploy({'mpp_server_client_ca': str(bundle)}).rc == 0
+        refused = server.curl('/cfg/%s.xml' % OWN, client)
+        assert refused.status == 400, refused
+        line = server.log_lines()[-1]
+        assert line['client_verify'] == 'FAILED:CA signature digest algorithm too weak', line
+        # The emulator sends the whole chain, as such a phone does, and names the reason.
+        checked = _phone_check(server, tmp_path / 'check', [{'mac': OWN}], client_cert=client['chain'], client_key=client['key'])
+        assert checked[0]['behavior'] == 'C' and checked[0]['reason'].startswith(
+            "client certificate chain uses SHA-1: refused by the server's security level (400"), checked[0]
+        assert server.curl('/cfg/%s.xml' % OWN, OWN).status == 200
+
         assert server.deploy({'mpp_server_client_legacy_signatures': True}).rc == 0
         served = server.curl('/cfg/%s.xml' % OWN, client)
         assert served.status == 200 and served.body.decode() == PROFILE, served
         assert server.log_lines()[-1]['client_verify'] == 'SUCCESS'
-        # Only client chains: the server's protocols stay as configured.
+        checked = _phone_check(server, tmp_path / 'check2', [{'mac': OWN}], client_cert=client['chain'], client_key=client['key'])
+        assert (checked[0]['behavior'], checked[0]['status']) == ('A', 200), checked[0]
+        # Only the client chains' level: the site's protocols and ciphers stay as configured.
         assert server.curl('/cfg/%s.xml' % OWN, OWN).status == 200
+        assert 'Cipher is ECDHE-RSA-AES128-GCM-SHA256' in openssl_s_client(server, '-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256')
+        # A suite and a protocol the site does not list stay refused (the client offers them at level 0).
+        for args in (('-tls1_2', '-cipher', 'ECDHE-RSA-CHACHA20-POLY1305:@SECLEVEL=0'), ('-tls1', '-cipher', 'DEFAULT:@SECLEVEL=0')):
+            printed = openssl_s_client(server, *args)
+            assert 'Cipher is (NONE)' in printed and 'alert' in printed, (args, printed[-800:])
     finally:
-        assert server.deploy({'mpp_server_client_legacy_signatures': False}).rc == 0
+        assert server.deploy({'mpp_server_client_legacy_signatures': False, 'mpp_server_client_ca': server.pki.client_ca}).rc == 0
+
+
+def openssl_s_client(server, *args):
+    """What ``openssl s_client`` prints connecting to the server with ``args`` (stdout and stderr)."""
+    proc = subprocess.run(['openssl', 's_client', '-connect', '127.0.0.1:%d' % server.port, '-servername', server.fqdn]
+                          + list(args), input='', capture_output=True, text=True, timeout=30, check=False)
+    return proc.stdout + proc.stderr
 
 
 REAL_USER_AGENTS = ['Cisco-CP-8841-3PCC/11.0 (00562b043615)', 'Cisco/ATA191-MPP-11-1-0-MSR4 (FCH2443D9R4)',
