@@ -129,7 +129,7 @@ def test_sha1_chain_refused_by_default_and_served_with_legacy_signatures(server,
         # The emulator sends the whole chain, as such a phone does, and names the reason.
         checked = _phone_check(server, tmp_path / 'check', [{'mac': OWN}], client_cert=client['chain'], client_key=client['key'])
         assert checked[0]['behavior'] == 'C' and checked[0]['reason'].startswith(
-            "client certificate chain uses SHA-1: refused by the server's security level (400"), checked[0]
+            "client certificate chain uses SHA-1: refused by the server's security level (HTTP 400"), checked[0]
         assert server.curl('/cfg/%s.xml' % OWN, OWN).status == 200
 
         assert server.deploy({'mpp_server_client_legacy_signatures': True}).rc == 0
