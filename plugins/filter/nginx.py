@@ -53,7 +53,7 @@ def _entries(rule, identity):
     elif rule == 'own_profile':
         entries = [(regex, '1') for regex in nginx_own_profile_regexes()]
     elif rule in ('ua_model', 'ua_firmware', 'ua_mac', 'ua_serial'):
-        entries = nginx_user_agent_map(rule[3:], 'mpp_%s' % rule)
+        entries = nginx_user_agent_map(rule[3:], 'mpp_uac_%s' % rule[3:])
     else:
         raise AnsibleFilterError('phoneprov.mpp.nginx_map: unknown rule %r, expected one of %s' % (rule, ', '.join(MAP_RULES)))
     return entries

@@ -79,8 +79,16 @@ def parse_user_agent(text):
 
 
 def nginx_user_agent_map(field, capture):
-    """``[(PCRE regex, value)]`` of the nginx ``map $http_user_agent`` giving ``field`` as the device wrote it."""
-    return [(regex.replace('(?P<%s>' % field, '(?<%s>' % capture), '$' + capture) for regex in field_regexes(field)]
+    """``[(PCRE regex, value)]`` of the nginx ``map $http_user_agent`` giving ``field`` as the device wrote it.
+
+    Only ``field`` is captured (as ``capture``): every named group of nginx is a variable of its own.
+    """
+    entries = []
+    for regex in field_regexes(field):
+        for other in FIELDS:
+            regex = regex.replace('(?P<%s>' % other, '(?<%s>' % capture if other == field else '(?:')
+        entries.append((regex, '$' + capture))
+    return entries
 
 
 def build_user_agent(model, firmware=DEFAULT_FIRMWARE, mac=None, serial=None):
