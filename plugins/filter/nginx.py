@@ -14,11 +14,13 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import (
-    nginx_attribute_map, nginx_generic_regex, nginx_mac_map)
+    SubjectError, nginx_generic_regex, nginx_identity_mac_map, nginx_identity_source_map)
+from ansible_collections.phoneprov.mpp.plugins.module_utils.user_agent import nginx_user_agent_map
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import (
     FilenameError, nginx_own_profile_regexes, nginx_profile_location as profile_location)
 
-MAP_RULES = ('client_mac', 'client_generic', 'client_serial', 'client_model', 'own_profile')
+MAP_RULES = ('client_mac', 'client_generic', 'client_serial', 'client_model', 'own_profile',
+             'ua_model', 'ua_firmware', 'ua_mac', 'ua_serial')
 
 
 def nginx_quote(regex, prefix='~'):
@@ -26,21 +28,35 @@ def nginx_quote(regex, prefix='~'):
     return '"%s%s"' % (prefix, regex.replace('\\', '\\\\').replace('"', '\\"'))
 
 
-def nginx_map(rule):
-    """``[[quoted regex, value], ...]``: the entries of the nginx ``map`` block of one rule."""
+def nginx_map(rule, identity=None):
+    """``[[quoted regex, value], ...]``: the entries of the nginx ``map`` block of one rule.
+
+    ``identity`` (``mpp_server_client_identity``: ``st`` by default, ``cn_sep``, or a dict) is
+    the identity rule of module_utils/client_subject.py the client_* maps read the subject by.
+    """
+    try:
+        entries = _entries(rule, identity)
+    except SubjectError as exc:
+        raise AnsibleFilterError('phoneprov.mpp.nginx_map: %s' % to_native(exc))
+    return [[nginx_quote(regex), value] for regex, value in entries]
+
+
+def _entries(rule, identity):
     if rule == 'client_mac':
-        entries = nginx_mac_map('mpp_mac')
+        entries = nginx_identity_mac_map(identity, 'mpp_mac')
     elif rule == 'client_generic':
         entries = [(nginx_generic_regex(), 'true')]
     elif rule == 'client_serial':
-        entries = [nginx_attribute_map('L', 'mpp_sn')]
+        entries = [nginx_identity_source_map(identity, 'serial', 'mpp_sn')]
     elif rule == 'client_model':
-        entries = [nginx_attribute_map('OU', 'mpp_ou')]
+        entries = [nginx_identity_source_map(identity, 'model', 'mpp_ou')]
     elif rule == 'own_profile':
         entries = [(regex, '1') for regex in nginx_own_profile_regexes()]
+    elif rule in ('ua_model', 'ua_firmware', 'ua_mac', 'ua_serial'):
+        entries = nginx_user_agent_map(rule[3:], 'mpp_uac_%s' % rule[3:])
     else:
         raise AnsibleFilterError('phoneprov.mpp.nginx_map: unknown rule %r, expected one of %s' % (rule, ', '.join(MAP_RULES)))
-    return [[nginx_quote(regex), value] for regex, value in entries]
+    return entries
 
 
 def nginx_profile_location(pattern, url_path='/'):

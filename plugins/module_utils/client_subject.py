@@ -7,6 +7,15 @@
 provisioning guide) the MAC address. Units made before firmware 2.0 carry a generic
 certificate, ``OU=cisco.com, L=ciscogeneric, S=ciscogeneric``, that names no phone.
 
+Which attribute names the phone is the *identity rule* (:func:`client_identity`, role variable
+``mpp_server_client_identity``), chosen in this one place for nginx's maps, lab_ca, phone_check
+and the log: ``st`` (default, the guide's subject), ``cn_sep`` (the ``SEP<mac>`` suffix of the
+CN, as Cisco's manufacturing certificates (MIC) write it:
+``serialNumber=PID:CP-8861 SN:FCH2133E8B9, O=Cisco Systems Inc., OU=CTG, CN=CP-8861-SEP2C3124C9F8E1``;
+the MIC subject of 3PCC firmware is not verified) or ``attribute`` (a named attribute and a
+pattern). Model and serial come from ``OU``/``L`` or from serialNumber's ``PID:``/``SN:``. Never
+"any 12 hex digits anywhere": the serial in ``L=88012BA01234`` is itself 12 hex digits.
+
 Accepted spellings of a subject: RFC 2253 as nginx's ``$ssl_client_s_dn``
 (``CN=x,OU=CP-8841-3PCC,L=88012BA01234,ST=000e08abcdef``), OpenSSL's default print
 (``OU = CP-8841-3PCC, L = ...``), the legacy slash form (``/OU=.../L=.../ST=...``)
@@ -20,6 +29,7 @@ Role ``provisioning_server`` reads the same rule in nginx: :func:`nginx_mac_map`
 
 from __future__ import annotations
 
+import collections
 import re
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.dn import short_name
@@ -32,6 +42,22 @@ GENERIC_ATTRIBUTES = ('L', 'ST')
 GENERIC_SUBJECT = {'OU': 'cisco.com', 'L': GENERIC_MARKER, 'ST': GENERIC_MARKER}
 DEFAULT_MODEL = 'CP-8841-3PCC'
 MAC_ATTRIBUTE = 'ST'
+
+IDENTITY_RULES = ('st', 'cn_sep', 'attribute')
+DEFAULT_IDENTITY = 'st'
+# Where model and serial come from: an attribute's whole value, or a part of serialNumber.
+MODEL_SOURCES = ('OU', 'PID')
+SERIAL_SOURCES = ('L', 'SN')
+SERIAL_NUMBER_PARTS = {'PID': 'PID', 'SN': 'SN'}
+SERIAL_NUMBER = 'serialNumber'
+# The CN of a MIC ends in SEP<mac> (any case), at the start of the CN or after a non-alphanumeric.
+CN_SEP_PREFIX = '[Ss][Ee][Pp]'
+MAC_GROUP = 'mac'
+DEFAULT_ATTRIBUTE_PATTERN = '(?P<mac>[0-9A-Fa-f]{12})'
+_TWELVE_HEX = re.compile(r'^[0-9A-Fa-f]{12}\Z')
+_CN_SEP = re.compile(r'^(?:.*[^0-9A-Za-z])?%s(?P<mac>[0-9A-Fa-f]{12})\Z' % CN_SEP_PREFIX, re.S)
+
+ClientIdentity = collections.namedtuple('ClientIdentity', 'rule attribute pattern model serial')
 
 _SLASH_SPLIT = re.compile(r'/(?=[A-Za-z][A-Za-z0-9.]*\s*=)')
 # One escape at a time, left to right: a run of \XX is the UTF-8 of one or more characters.
@@ -116,32 +142,118 @@ def parse_dn(subject):
     return attributes
 
 
-def client_subject(subject):
+# --- the identity rule ---------------------------------------------------------------------------
+
+def client_identity(spec=None):
+    """The identity rule as a :data:`ClientIdentity` from ``mpp_server_client_identity``'s value.
+
+    ``spec`` is None (the default, ``st``), a rule name, a ClientIdentity, or a dict with
+    ``rule`` and optionally ``attribute`` and ``pattern`` (rule ``attribute``: the attribute's
+    whole value must match the regex, whose group ``(?P<mac>...)`` holds the MAC as 12 hex
+    digits), ``model`` (``OU`` or ``PID``) and ``serial`` (``L`` or ``SN``). Rule ``cn_sep``
+    takes model and serial from serialNumber's ``PID:`` and ``SN:`` unless told otherwise.
+    Raises SubjectError naming the problem.
+    """
+    if isinstance(spec, ClientIdentity):
+        return spec
+    if spec is None or isinstance(spec, str):
+        spec = {'rule': spec or DEFAULT_IDENTITY}
+    if not isinstance(spec, dict):
+        raise SubjectError('client identity must be a rule name (%s) or a dict with rule, got %r' % (', '.join(IDENTITY_RULES), spec))
+    unknown = sorted(set(spec) - set(ClientIdentity._fields))
+    if unknown:
+        raise SubjectError('client identity: unknown keys %s (use %s)' % (', '.join(unknown), ', '.join(ClientIdentity._fields)))
+    rule = spec.get('rule') or DEFAULT_IDENTITY
+    if rule not in IDENTITY_RULES:
+        raise SubjectError('client identity rule %r: expected one of %s' % (rule, ', '.join(IDENTITY_RULES)))
+    mic = rule == 'cn_sep'
+    model = spec.get('model') or ('PID' if mic else 'OU')
+    serial = spec.get('serial') or ('SN' if mic else 'L')
+    if model not in MODEL_SOURCES or serial not in SERIAL_SOURCES:
+        raise SubjectError('client identity: model comes from %s, serial from %s; got %r, %r'
+                           % (' or '.join(MODEL_SOURCES), ' or '.join(SERIAL_SOURCES), model, serial))
+    attribute, pattern = spec.get('attribute'), spec.get('pattern')
+    if rule == 'attribute':
+        if not attribute or not isinstance(attribute, str) or not re.match(r'^[A-Za-z][A-Za-z0-9.]*$', attribute):
+            raise SubjectError('client identity rule attribute needs attribute, an attribute name such as CN or UID, got %r' % (attribute,))
+        attribute, pattern = short_name(attribute), pattern or DEFAULT_ATTRIBUTE_PATTERN
+        _check_pattern(pattern)
+    elif attribute or pattern:
+        raise SubjectError('client identity rule %s takes no attribute or pattern (those are for rule attribute)' % rule)
+    else:
+        attribute = 'CN' if mic else MAC_ATTRIBUTE
+    return ClientIdentity(rule, attribute, pattern, model, serial)
+
+
+def _check_pattern(pattern):
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, TypeError) as exc:
+        raise SubjectError('client identity pattern %r is not a regex: %s' % (pattern, exc))
+    if MAC_GROUP not in compiled.groupindex:
+        raise SubjectError('client identity pattern %r has no group (?P<mac>...) holding the MAC' % (pattern,))
+    if '(?<' in pattern.replace('(?<=', '').replace('(?<!', ''):
+        raise SubjectError('client identity pattern %r: write named groups as (?P<name>...), which Python and nginx both read' % (pattern,))
+
+
+def _serial_number_part(attributes, part):
+    match = re.search(r'(?:^|\s)%s:(\S+)' % part, attributes.get(SERIAL_NUMBER) or '')
+    return match.group(1) if match else None
+
+
+def _source(attributes, source):
+    return _serial_number_part(attributes, source) if source in SERIAL_NUMBER_PARTS else attributes.get(source)
+
+
+def _identity_mac(attributes, identity, subject):
+    value = attributes.get(identity.attribute)
+    if value is None:
+        raise SubjectError('subject %r has no %s attribute: not a phone client certificate (identity rule %s)'
+                           % (subject, 'ST (S=)' if identity.attribute == 'ST' else identity.attribute, identity.rule))
+    if identity.rule == 'st':
+        mac = value
+    else:
+        match = (_CN_SEP.match(value) if identity.rule == 'cn_sep' else re.fullmatch(identity.pattern, value))
+        mac = match.group(MAC_GROUP) if match else None
+        if mac is None or not _TWELVE_HEX.match(mac):
+            expected = 'SEP<mac> at its end' if identity.rule == 'cn_sep' else 'pattern %s' % identity.pattern
+            raise SubjectError('subject %r: %s %r does not hold a MAC as %s' % (subject, identity.attribute, value, expected))
+    try:
+        return normalize_mac(mac)
+    except MACError as exc:
+        raise SubjectError('subject %r: %s holds no MAC address (%s)' % (subject, identity.attribute, exc))
+
+
+def client_subject(subject, identity=None):
     """Return ``{'model', 'serial', 'mac', 'generic'}`` for a phone's client certificate subject.
 
-    ``mac`` is the ``$MA`` form. For the generic pre-2.0 certificate ``generic`` is true and
-    ``mac`` and ``serial`` are None. Raises SubjectError naming the problem otherwise.
+    ``mac`` is the ``$MA`` form, read by the identity rule (:func:`client_identity`; default
+    ``st``). For the generic pre-2.0 certificate ``generic`` is true and ``mac`` and ``serial``
+    are None. Raises SubjectError naming the problem otherwise.
     """
+    identity = client_identity(identity)
     attributes = parse_dn(subject)
-    model = attributes.get('OU')
-    serial = attributes.get('L')
-    mac = attributes.get(MAC_ATTRIBUTE)
+    model = _source(attributes, identity.model)
     if any((attributes.get(name) or '').lower() == GENERIC_MARKER for name in GENERIC_ATTRIBUTES):
         return {'model': model, 'serial': None, 'mac': None, 'generic': True}
-    if mac is None:
-        raise SubjectError('subject %r has no ST (S=) attribute: not a phone client certificate' % (subject,))
-    try:
-        mac = normalize_mac(mac)
-    except MACError as exc:
-        raise SubjectError('subject %r: ST holds no MAC address (%s)' % (subject, exc))
-    return {'model': model, 'serial': serial, 'mac': mac, 'generic': False}
+    mac = _identity_mac(attributes, identity, subject)
+    return {'model': model, 'serial': _source(attributes, identity.serial), 'mac': mac, 'generic': False}
 
 
-def build_client_subject(mac=None, model=None, serial=None, generic=False, organization=None):
-    """Subject dict of a phone client certificate: OU=model, L=serial, ST=$MA (or the generic one).
+CLIENT_STYLES = ('guide', 'mic')
+MIC_ORGANIZATION = 'Cisco Systems Inc.'
+MIC_UNIT = 'CTG'
 
+
+def build_client_subject(mac=None, model=None, serial=None, generic=False, organization=None, style='guide'):
+    """Subject dict of a phone client certificate (or the generic one).
+
+    Style ``guide``: OU=model, L=serial, ST=$MA. Style ``mic`` (a manufacturing certificate):
+    CN=<model>-SEP<$MAU>, serialNumber=PID:<model> SN:<serial>, O=Cisco Systems Inc., OU=CTG.
     The serial defaults to the MAC upper-case, the model to DEFAULT_MODEL.
     """
+    if style not in CLIENT_STYLES:
+        raise SubjectError('style must be one of %s, got %r' % (', '.join(CLIENT_STYLES), style))
     if generic:
         subject = dict(GENERIC_SUBJECT)
     else:
@@ -151,7 +263,15 @@ def build_client_subject(mac=None, model=None, serial=None, generic=False, organ
             ma = normalize_mac(mac)
         except MACError as exc:
             raise SubjectError(str(exc))
-        subject = {'OU': str(model or DEFAULT_MODEL), 'L': str(serial or ma.upper()), 'ST': ma}
+        model, serial = str(model or DEFAULT_MODEL), str(serial or ma.upper())
+        if style == 'mic':
+            if re.search(r'\s', model + serial):
+                raise SubjectError('a MIC subject writes PID:<model> SN:<serial>: model and serial without white space, got %r, %r'
+                                   % (model, serial))
+            subject = {SERIAL_NUMBER: 'PID:%s SN:%s' % (model, serial), 'O': MIC_ORGANIZATION, 'OU': MIC_UNIT,
+                       'CN': '%s-SEP%s' % (model, ma.upper())}
+        else:
+            subject = {'OU': model, 'L': serial, 'ST': ma}
     if organization:
         subject['O'] = organization
     return subject
@@ -194,6 +314,33 @@ def nginx_mac_map(capture='mpp_mac'):
 def nginx_attribute_map(attribute, capture):
     """``(regex, value)`` of an nginx ``map`` taking ``attribute``'s last value as written (RFC 2253 escapes kept)."""
     return dn_attribute_regex(attribute, '(?<%s>%s)' % (capture, _RDN_COMPONENT)), '$' + capture
+
+
+def nginx_identity_mac_map(identity=None, capture='mpp_mac'):
+    """``[(regex, value)]`` of the nginx ``map $ssl_client_s_dn`` giving the MAC by the identity rule.
+
+    ``st``: :func:`nginx_mac_map`. ``cn_sep``: the CN's ``SEP`` suffix. ``attribute``: the
+    attribute's value matching the pattern, its group ``mac`` as the value (nginx reads the
+    value as RFC 2253 prints it, with its escapes). The value is the MAC's twelve hex digits.
+    """
+    identity = client_identity(identity)
+    if identity.rule == 'st':
+        return nginx_mac_map(capture)
+    name = capture + '0_1'
+    if identity.rule == 'cn_sep':
+        value_regex = r'(?:%s[^0-9A-Za-z\\,+])?%s(?<%s>[0-9A-Fa-f]{12})' % (_RDN_COMPONENT, CN_SEP_PREFIX, name)
+    else:
+        value_regex = '(?:%s)' % identity.pattern.replace('(?P<%s>' % MAC_GROUP, '(?<%s>' % name).replace('(?P<', '(?<')
+    return [(dn_attribute_regex(identity.attribute, value_regex), '$' + name)]
+
+
+def nginx_identity_source_map(identity, what, capture):
+    """``(regex, value)`` of the nginx ``map`` giving ``what`` (``model`` or ``serial``) by the identity rule."""
+    source = getattr(client_identity(identity), what)
+    if source not in SERIAL_NUMBER_PARTS:
+        return nginx_attribute_map(source, capture)
+    part = r'(?:%s )?%s:(?<%s>[^\\,+ ]+)%s' % (_RDN_COMPONENT, source, capture, _RDN_COMPONENT)
+    return dn_attribute_regex(SERIAL_NUMBER, part), '$' + capture
 
 
 def nginx_generic_regex():

@@ -6,12 +6,18 @@
 OpenSSL prints ``ST``, the provisioning guide ``S``, RFC 4514 and Python's ``ssl`` module
 ``stateOrProvinceName``: all are ``ST`` here. The order is the order subjects are built in
 (module_utils/pki.py). No cryptography import, so subject parsing works without it.
+
+``serialNumber`` (2.5.4.5) is the attribute Cisco's manufacturing certificates (MIC) carry
+``PID:<model> SN:<serial>`` in; nginx prints it ``serialNumber=``, Python's cryptography
+``2.5.4.5=``. OpenSSL's short name ``SN`` is *surname* (2.5.4.4), not serialNumber, so ``SN``
+is no spelling of it here.
 """
 
 from __future__ import annotations
 
 # (short name, dotted OID, other spellings), in the order a subject is built.
 ATTRIBUTES = (
+    ('serialNumber', '2.5.4.5', ('2.5.4.5',)),
     ('C', '2.5.4.6', ('countryName',)),
     ('ST', '2.5.4.8', ('S', 'stateOrProvinceName')),
     ('L', '2.5.4.7', ('localityName',)),
@@ -22,7 +28,7 @@ ATTRIBUTES = (
 )
 SHORT_NAMES = tuple(short for short, _oid, _other in ATTRIBUTES)
 OIDS = dict((short, oid) for short, oid, _other in ATTRIBUTES)
-_ALIASES = dict((name.upper(), short) for short, _oid, other in ATTRIBUTES for name in (short,) + other)
+_ALIASES = dict((name.upper(), short) for short, oid, other in ATTRIBUTES for name in (short, oid) + other)
 
 
 def short_name(name):

@@ -7,6 +7,12 @@ One element per parameter under root ``<flat-profile>``; the element name is the
 field name with spaces and ``[ ] ( ) /`` replaced by ``_`` (``Dial_Plan_1_``). Names are
 case-sensitive, unknown elements are ignored, the last of repeated elements wins, ``<X/>``
 sets an empty value and attribute ``ua`` (na, ro, rw) sets what the phone's user may do.
+
+Profiles copied from real phones and peers are read as the phone reads them: a namespaced root
+(``<flat-profile xmlns="http://www.sipura.net/xsd/SPA50x-30x-SIP">`` in SPA dumps), nested
+blocks (the ATAs' ``<router-configuration>``: their leaf elements are parameters), CRLF line
+ends, comments, an XML declaration, dotted and hyphenated names (``CWMP_V1.2_Support``,
+``Enable_LLDP-MED``). A document that is not well-formed is refused with its line and column.
 """
 
 from __future__ import annotations
@@ -106,23 +112,48 @@ def render_flat_profile(parameters, indent='  '):
     return '\n'.join(lines) + '\n'
 
 
-def parse_flat_profile(data):
-    """Parse profile XML (bytes or str) into a dict of parameter -> value, as the phone reads it.
+def _local_name(tag):
+    """``{namespace}name`` -> ``name``: the phone ignores the namespace of a SPA dump."""
+    return tag.rpartition('}')[2]
 
-    The last of repeated elements wins; empty elements give ''. Raises ProfileError when the
-    document is not well-formed or its root is not ``<flat-profile>``.
+
+def _leaves(element):
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue  # comments and processing instructions
+        if len(child):
+            # A block (<router-configuration>): its elements are the parameters.
+            for leaf in _leaves(child):
+                yield leaf
+        else:
+            yield child
+
+
+def profile_elements(data):
+    """Every parameter element of profile XML (bytes or str), in document order: ``[(name, value)]``.
+
+    Leaf elements anywhere below the root count (a nested block is not a parameter itself);
+    repeated names stay repeated. Raises ProfileError when the document is not well-formed (with
+    line and column, 1-based) or its root is not ``<flat-profile>`` (in any namespace).
     """
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
-        raise ProfileError('profile is not well-formed XML: %s' % exc)
-    if root.tag != ROOT:
+        line, column = exc.position
+        raise ProfileError('profile is not well-formed XML at line %d, column %d: %s'
+                           % (line, column + 1, str(exc).split(':', 1)[0]))
+    if not isinstance(root.tag, str) or _local_name(root.tag) != ROOT:
         raise ProfileError('profile root element is <%s>, expected <%s>' % (root.tag, ROOT))
-    parameters = {}
-    for child in root:
-        if isinstance(child.tag, str):
-            parameters[child.tag] = (child.text or '').strip()
-    return parameters
+    return [(_local_name(leaf.tag), (leaf.text or '').strip()) for leaf in _leaves(root)]
+
+
+def parse_flat_profile(data):
+    """Parse profile XML (bytes or str) into a dict of parameter -> value, as the phone reads it.
+
+    The last of repeated elements wins; empty elements give ''. Raises ProfileError as
+    :func:`profile_elements` does.
+    """
+    return dict(profile_elements(data))
 
 
 def check_flat_profile(data):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_csr, pki_lab
-from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import DEFAULT_MODEL
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import (
+    DEFAULT_MODEL, SubjectError, build_client_subject, client_subject)
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import publish_file, read_bytes
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
 from ansible_collections.phoneprov.mpp.plugins.module_utils.module_helper import merge_publish
@@ -33,6 +34,18 @@ def ca_paths(directory):
                 server_ca_key_path=os.path.join(directory, CA_FILES['server'][1]),
                 client_ca_path=os.path.join(directory, CA_FILES['client'][0]),
                 client_ca_key_path=os.path.join(directory, CA_FILES['client'][1]))
+
+
+STYLE_IDENTITY = {'guide': 'st', 'mic': 'cn_sep'}
+
+
+def client_facts(client, facts):
+    """``facts`` plus ``identity`` (the identity rule that reads a client of this style) and ``mac`` read back by it."""
+    identity = STYLE_IDENTITY[client.get('style') or 'guide']
+    out = dict(facts, identity=identity)
+    if 'subject' in facts:
+        out['mac'] = client_subject(facts['subject'], identity)['mac']
+    return out
 
 
 def cert_facts(cert):
@@ -174,10 +187,11 @@ class LabCA(object):
 
     @staticmethod
     def client_subject(client):
+        """The subject dict of ``client`` in its style (``guide``: OU/L/ST, ``mic``: CN=<model>-SEP<mac>, serialNumber)."""
         try:
-            return pki.client_subject_attributes(client.get('mac'), client.get('model') or DEFAULT_MODEL,
-                                                 client.get('serial'), bool(client.get('generic')))
-        except PKIError as exc:
+            return build_client_subject(client.get('mac'), client.get('model') or DEFAULT_MODEL, client.get('serial'),
+                                        bool(client.get('generic')), style=client.get('style') or 'guide')
+        except SubjectError as exc:
             raise PKIError('client %r: %s' % (client, exc))
 
     # -- validity asked for
@@ -303,7 +317,7 @@ def run_lab_ca(module, result):
         result.update(lab.sign_server())
     elif params['client'] is not None:
         _changed, facts = lab.issue_client(params['client'], params['cert_path'], params['key_path'], *lab.window())
-        result.update(facts, cert_path=params['cert_path'], key_path=params['key_path'])
+        result.update(client_facts(params['client'], facts), cert_path=params['cert_path'], key_path=params['key_path'])
     elif params['clients'] is not None:
         result.update(lab.issue_many())
     result.update(lab.result)

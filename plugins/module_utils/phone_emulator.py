@@ -34,16 +34,17 @@ import time
 from http import client as http_client
 from urllib.parse import urljoin
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import DEFAULT_MODEL
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import DEFAULT_MODEL, SubjectError, client_subject
+from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import client_identity as client_identity_rule
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import (
     DNSCheckError, normalize_address, resolve_addresses)
-from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, parse_flat_profile
+from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, profile_elements
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import (
     AUTH, BEHAVIOR_A, BEHAVIOR_B, BEHAVIOR_C, MAX_AUTH_RETRIES, REDIRECT, http_behavior,
     next_try_parameter, status_reason)
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_auth import authorization_for, parse_challenges
-from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import normalize_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.user_agent import DEFAULT_FIRMWARE, build_user_agent
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import sha256_fingerprint
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import (
     EmulatorError, expand_macros, macro_values, parse_profile_rule, parse_url)
@@ -63,16 +64,51 @@ except ImportError:  # pragma: no cover - profile_codec needs the cryptography l
 __all__ = ['DEFAULT_FIRMWARE', 'DEFAULT_MAX_REDIRECTS', 'DEFAULT_MAX_SIZE', 'DEFAULT_MODEL', 'HAS_PROFILE_CODEC', 'Emulator',
            'EmulatorError', 'redact_parameters', 'summarize', 'user_agent']
 
-DEFAULT_FIRMWARE = '12.0.1'
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 
 
+# nginx answers 400 when OpenSSL's security level refuses a SHA-1 signature in the client's chain.
+SHA1_CHAIN_REASON = "client certificate chain uses SHA-1: refused by the server's security level"
+
+
 # --------------------------------------------------------------------------- the phone
 
-def user_agent(model, firmware, mac):
-    """``Cisco-<model>/<firmware> (<$MA>)`` as the phone sends it."""
-    return 'Cisco-%s/%s (%s)' % (model, firmware, normalize_mac(mac))
+def _load_client_chain(ctx, client_cert, client_key):
+    """Load the phone's chain; one with a SHA-1 signature (an older MIC) is sent as the phone sends it.
+
+    OpenSSL 3 refuses to load or send such a chain at its default security level, which is the
+    server's decision to make, not the phone's: the context then runs at level 0 (the cipher
+    list is kept; the server certificate is verified at that level too).
+    """
+    try:
+        ctx.load_cert_chain(client_cert, client_key or None)
+    except ssl.SSLError as exc:
+        if 'CA_MD_TOO_WEAK' not in str(exc) and 'ca md too weak' not in str(exc):
+            raise
+        ctx.set_ciphers(':'.join(cipher['name'] for cipher in ctx.get_ciphers() if cipher['protocol'] != 'TLSv1.3')
+                        + ':@SECLEVEL=0')
+        ctx.load_cert_chain(client_cert, client_key or None)
+
+
+def _chain_uses_sha1(client_cert):
+    """True when a certificate of the client's PEM file (leaf and intermediates; not a self-signed root) is signed with SHA-1."""
+    try:
+        from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import load_certificate_bundle  # pylint: disable=import-outside-toplevel
+        with open(client_cert, 'rb') as handle:
+            certs, _problems = load_certificate_bundle(handle.read(), 'client certificate %s' % client_cert)
+    except (ImportError, OSError, ValueError):
+        return False
+    return any(cert.signature_hash_algorithm is not None and cert.signature_hash_algorithm.name == 'sha1'
+               and cert.issuer != cert.subject for cert in certs)
+
+
+def user_agent(model, firmware, mac, serial=None):
+    """The User-Agent the device sends (module_utils/user_agent.py): ``Cisco-<model>/<firmware> (<$MA>)`` for MPP phones."""
+    try:
+        return build_user_agent(model, firmware, mac, serial)
+    except ValueError as exc:
+        raise EmulatorError(str(exc))
 
 
 # --------------------------------------------------------------------------- the resync
@@ -110,8 +146,13 @@ class Emulator(object):
     """
 
     def __init__(self, ca_path=None, nameservers=None, dns_port=53, timeout=10.0, address=None,
-                 max_redirects=DEFAULT_MAX_REDIRECTS, max_size=DEFAULT_MAX_SIZE, dns_cache=True):
+                 max_redirects=DEFAULT_MAX_REDIRECTS, max_size=DEFAULT_MAX_SIZE, dns_cache=True, client_identity=None):
         self.ca_path = ca_path
+        try:
+            # The server's identity rule (mpp_server_client_identity): which MAC it reads from the client certificate.
+            self.client_identity = client_identity_rule(client_identity)
+        except SubjectError as exc:
+            raise EmulatorError(str(exc))
         self.nameservers = list(nameservers) if nameservers else None
         self.dns_port = int(dns_port)
         self.timeout = float(timeout)
@@ -157,12 +198,22 @@ class Emulator(object):
             raise EmulatorError('ca_path %s cannot be loaded as PEM certificates: %s' % (self.ca_path, exc))
         if client_cert:
             try:
-                ctx.load_cert_chain(client_cert, client_key or None)
+                _load_client_chain(ctx, client_cert, client_key)
             except (OSError, ssl.SSLError) as exc:
                 raise EmulatorError('client certificate %s (key %s) cannot be loaded: %s'
                                     % (client_cert, client_key or client_cert, exc))
         self._contexts[key] = ctx
         return ctx
+
+    def certificate_mac(self, client_cert):
+        """The MAC the server reads from the first certificate of ``client_cert`` by the identity rule, or None."""
+        try:
+            from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # pylint: disable=import-outside-toplevel
+            with open(client_cert, 'rb') as handle:
+                subject = pki.name_rfc4514(pki.load_certificate(handle.read()).subject)
+            return client_subject(subject, self.client_identity)['mac']
+        except (ImportError, OSError, ValueError):
+            return None
 
     # ---------------------------------------------------------------- one phone
     def resync(self, url, mac, model=DEFAULT_MODEL, serial=None, firmware=DEFAULT_FIRMWARE, client_cert=None,
@@ -205,7 +256,8 @@ class Emulator(object):
             'reason': None, 'step': None, 'fqdn': None, 'common_name': None, 'peer_address': None,
             'dns_ok': None, 'dns_addresses': [], 'parameters': {}, 'parameter_count': 0,
             'next_try_parameter': None, 'next_try_value': None, 'redirects': [], 'auth': None, 'tls': None, 'decoding': None,
-            'user_agent': user_agent(model, firmware, ma), 'client_cert': client_cert, 'elapsed': 0.0,
+            'user_agent': user_agent(model, firmware, ma, serial), 'client_cert': client_cert, 'elapsed': 0.0,
+            'client_cert_mac': self.certificate_mac(client_cert) if client_cert else None,
             '_secrets': secrets,
         }
         start = time.monotonic()
@@ -269,6 +321,11 @@ class Emulator(object):
         if status != 200:
             behavior = outcome
             reason = status_reason(status)
+            if status == 400 and client_cert and _chain_uses_sha1(client_cert):
+                reason = '%s (%s)' % (SHA1_CHAIN_REASON, reason)
+            if status == 403 and result['client_cert_mac'] not in (None, result['mac']):
+                reason += ' (the client certificate names %s under identity rule %s, not this phone)' % (
+                    result['client_cert_mac'], self.client_identity.rule)
             if status == 404 and behavior == BEHAVIOR_A:
                 reason += ' (Resync_Fails_On_FNF is No: counted as success)'
             raise _Failure(behavior, reason, 'http')
@@ -282,11 +339,12 @@ class Emulator(object):
             raise _Failure(BEHAVIOR_B, 'profile cannot be decoded: %s' % exc, 'decode')
         result['decoding'] = info
         try:
-            parameters = parse_flat_profile(data)
+            elements = profile_elements(data)
         except ProfileError as exc:
             raise _Failure(BEHAVIOR_B, 'profile does not parse: %s' % exc, 'parse')
-        result['parameters'] = parameters
-        result['parameter_count'] = len(parameters)
+        # Every parameter element the phone reads (a repeated name counts each time; the last value wins).
+        result['parameters'] = dict(elements)
+        result['parameter_count'] = len(elements)
         return BEHAVIOR_A, '%s, profile parsed' % status_reason(200), 'done'
 
     def _addresses(self, host):

@@ -21,6 +21,7 @@ Errors are raised as :class:`PKIError` with a message that names the problem.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import ipaddress
@@ -124,6 +125,68 @@ def load_certificates(data, what='certificate bundle'):
     for index, block in enumerate(blocks):
         certs.append(load_certificate(block, '%s (certificate %d)' % (what, index + 1)))
     return certs
+
+
+def load_certificate_bundle(data, what='certificate bundle'):
+    """Every certificate of a PEM bundle that loads, and a message naming each one that does not.
+
+    Returns ``(certificates, problems)``. Real bundles hold certificates the cryptography library
+    refuses although OpenSSL (and nginx) read them (Cisco ECC Root CA: its notAfter carries
+    fractional seconds); such a block is named (number, subject as far as it can be read, reason)
+    and skipped. Raises PKIError only when the data holds no certificate block at all.
+    """
+    data = as_bytes(data)
+    if not data.strip():
+        raise PKIError('%s is empty' % what)
+    if not is_pem(data):
+        return [load_certificate(data, what)], []
+    blocks = _PEM_CERT.findall(data)
+    if not blocks:
+        raise PKIError('%s holds no PEM CERTIFICATE block (found %s)' % (what, _pem_labels(data) or 'none'))
+    certs, problems = [], []
+    for index, block in enumerate(blocks):
+        try:
+            certs.append(load_certificate(block, '%s (certificate %d)' % (what, index + 1)))
+        except PKIError as exc:
+            subject = _der_subject(block)
+            problems.append('%s: certificate %d%s cannot be read by the cryptography library and was skipped (%s)'
+                            % (what, index + 1, ' (%s)' % subject if subject else '', str(exc).split(': ', 1)[-1]))
+    return certs, problems
+
+
+# Subject attributes worth naming an unreadable certificate by: CN, O, OU, C.
+_DER_NAME_OIDS = {b'\x55\x04\x03': 'CN', b'\x55\x04\x0a': 'O', b'\x55\x04\x0b': 'OU', b'\x55\x04\x06': 'C'}
+
+
+def _der_items(der, start, end):
+    """(tag, content start, content end) of each DER element between ``start`` and ``end``."""
+    while start < end:
+        tag, length, start = der[start], der[start + 1], start + 2
+        if length & 0x80:
+            count = length & 0x7f
+            length, start = int.from_bytes(der[start:start + count], 'big'), start + count
+        yield tag, start, start + length
+        start += length
+
+
+def _der_subject(pem_block):
+    """The subject of a PEM certificate read from its DER by hand (``CN=...,O=...``), or None."""
+    try:
+        der = base64.b64decode(b''.join(line for line in pem_block.splitlines() if not line.startswith(b'-----')))
+        _tag, start, end = next(_der_items(der, 0, len(der)))
+        _tag, start, end = next(_der_items(der, start, end))        # tbsCertificate
+        fields = [item for item in _der_items(der, start, end) if item[0] != 0xa0]  # without [0] version
+        _tag, start, end = fields[4]                                # serial, signature, issuer, validity, subject
+        parts = []
+        for _set, set_start, set_end in _der_items(der, start, end):
+            for _seq, seq_start, seq_end in _der_items(der, set_start, set_end):
+                (_o, oid_start, oid_end), (_v, value_start, value_end) = list(_der_items(der, seq_start, seq_end))[:2]
+                name = _DER_NAME_OIDS.get(der[oid_start:oid_end])
+                if name:
+                    parts.append('%s=%s' % (name, der[value_start:value_end].decode('utf-8', 'replace')))
+        return ','.join(reversed(parts)) or None
+    except (ValueError, IndexError, StopIteration, TypeError):
+        return None
 
 
 def certificate_pem(cert):

@@ -24,7 +24,10 @@ description:
   - With O(client), O(cert_path) and O(key_path) it issues a phone-like client certificate with
     the client CA - subject C(OU)=model, C(L)=serial, C(ST)=MAC (the C($MA) form), extended key
     usage clientAuth; O(client.generic=true) issues the pre-2.0 generic certificate
-    (C(OU=cisco.com, L=ciscogeneric, ST=ciscogeneric)).
+    (C(OU=cisco.com, L=ciscogeneric, ST=ciscogeneric)). O(client.style=mic) issues the shape of
+    a manufacturing certificate instead (C(CN=<model>-SEP<MAC>), C(serialNumber=PID:<model> SN:<serial>),
+    C(O=Cisco Systems Inc.), C(OU=CTG)), which role provisioning_server reads with
+    C(mpp_server_client_identity=cn_sep).
   - With O(clients) and O(client_dir) it issues many phones in one task, files
     C(<mac>.crt) and C(<mac>.key) named by the C($MA) form.
   - Idempotent - an existing certificate that matches the CSR (or client), the CA, the key type
@@ -71,10 +74,20 @@ options:
         description: Issue the generic certificate of units made before firmware 2.0.
         type: bool
         default: false
+      style:
+        description:
+          - V(guide) - the provisioning guide's subject (C(OU)=model, C(L)=serial, C(ST)=MAC), read by the
+            identity rule V(st).
+          - V(mic) - a manufacturing certificate's subject, C(CN=<model>-SEP<MAC upper case>),
+            C(serialNumber=PID:<model> SN:<serial>), C(O=Cisco Systems Inc.), C(OU=CTG), read by the
+            identity rule V(cn_sep) (module_utils/client_subject.py).
+        type: str
+        choices: [guide, mic]
+        default: guide
   clients:
     description:
       - Many phone client certificates, each a dict like O(client) (V(mac) required unless
-        V(generic)), written to O(client_dir) as C(<mac>.crt) and C(<mac>.key).
+        V(generic); V(style) as O(client.style)), written to O(client_dir) as C(<mac>.crt) and C(<mac>.key).
     type: list
     elements: dict
   client_dir:
@@ -213,6 +226,18 @@ subject:
   type: str
   returned: with O(csr_path) or O(client)
   sample: OU=CP-8841-3PCC,L=FCH1234ABCD,ST=000e08abcdef
+identity:
+  description:
+    - The identity rule (C(mpp_server_client_identity), phone_check's O(phoneprov.mpp.phone_check#module:client_identity))
+      that reads the phone from a client of this O(client.style) - V(st) for V(guide), V(cn_sep) for V(mic).
+  type: str
+  returned: with O(client)
+  sample: st
+mac:
+  description: The MAC (C($MA) form) that identity rule reads from the subject; null for the generic certificate.
+  type: str
+  returned: with O(client)
+  sample: 000e08abcdef
 subject_alt_names:
   description: SANs of the signed server certificate.
   type: list
@@ -269,6 +294,7 @@ CLIENT_OPTIONS = dict(
     model=dict(type='str', default=DEFAULT_MODEL),
     serial=dict(type='str'),
     generic=dict(type='bool', default=False),
+    style=dict(type='str', choices=['guide', 'mic'], default='guide'),
 )
 ARGUMENT_SPEC = pki_argument_spec(dict(
     path=dict(type='path', required=True),

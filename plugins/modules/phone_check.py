@@ -94,6 +94,15 @@ options:
   client_key:
     description: Private key of O(client_cert) (PEM, unencrypted). May hold macros like O(client_cert).
     type: str
+  client_identity:
+    description:
+      - "The server's identity rule (role variable C(mpp_server_client_identity), module_utils/client_subject.py) -
+        V(st) (C(ST)=MAC, the guide's subject), V(cn_sep) (the C(SEP<mac>) suffix of a manufacturing
+        certificate's C(CN)) or a dict C({rule: attribute, attribute: NAME, pattern: REGEX})."
+      - The MAC that rule reads from O(client_cert) is returned as RV(client_cert_mac); a 403 for a phone whose
+        certificate names another MAC says so in RV(reason).
+    type: raw
+    default: st
   nameservers:
     description:
       - Name servers (IP addresses) for every DNS lookup; default the system resolver
@@ -242,10 +251,18 @@ behavior:
   type: str
   sample: A
 reason:
-  description: Why, naming the failing step (DNS lookup, connect, TLS, CN rule, DNS check, HTTP status, decoding, parsing).
+  description:
+    - Why, naming the failing step (DNS lookup, connect, TLS, CN rule, DNS check, HTTP status, decoding, parsing).
+    - "A 400 for a client whose certificate file holds a certificate signed with SHA-1 (leaf or intermediate)
+      reads C(client certificate chain uses SHA-1: refused by the server's security level (400 ...))."
   returned: single phone
   type: str
   sample: 'DNS check failed: the server address 192.0.2.10 is not among the addresses of the CN FQDN prov.example.net (192.0.2.11)'
+client_cert_mac:
+  description: The MAC (C($MA) form) O(client_identity) reads from the client certificate; null without one, or when it names none.
+  returned: single phone
+  type: str
+  sample: 000e08abcdef
 step:
   description: The last step reached, one of V(resolve), V(connect), V(tls), V(cn), V(dns_check), V(http), V(redirect), V(auth), V(decode), V(parse), V(done).
   returned: single phone
@@ -326,7 +343,9 @@ parameters:
   type: dict
   sample: {"Resync_Periodic": "3600", "User_ID_1_": "1001", "Password_1_": "********"}
 parameter_count:
-  description: How many parameters the profile holds.
+  description:
+    - How many parameter elements the profile holds (leaf elements, also inside nested blocks such as an ATA's
+      C(<router-configuration>); a repeated name counts each time, RV(parameters) keeps its last value).
   returned: single phone
   type: int
 user_agent:
@@ -475,6 +494,7 @@ def main():
             phones=dict(type='list', elements='dict'),
             workers=dict(type='int', default=4),
             return_phones=dict(type='str', default='all', choices=['all', 'unexpected', 'none']),
+            client_identity=dict(type='raw', default='st'),
         ),
         required_one_of=[('mac', 'phones')],
         mutually_exclusive=[('mac', 'phones')],
@@ -491,7 +511,10 @@ def main():
         module.fail_json(msg='timeout must be positive, got %s' % params['timeout'])
     try:
         emulator = Emulator(ca_path=params['ca_path'], nameservers=params['nameservers'], dns_port=params['dns_port'],
-                            timeout=params['timeout'], address=params['address'], max_redirects=params['max_redirects'])
+                            timeout=params['timeout'], address=params['address'], max_redirects=params['max_redirects'],
+                            client_identity=params['client_identity'])
+    except EmulatorError as exc:
+        module.fail_json(msg='client_identity: %s' % exc)
     except ValueError as exc:
         module.fail_json(msg='address: %s' % exc)
     if params['phones'] is not None:

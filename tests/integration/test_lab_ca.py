@@ -118,6 +118,25 @@ def test_phone_client_certificate_and_generic(playbook, tmp_path):
     assert snapshot(tmp_path / 'p.key') == {str(tmp_path / 'p.key'): files[str(tmp_path / 'p.key')]}
 
 
+def test_mic_style_client_certificate(playbook, tmp_path):
+    ca = tmp_path / 'ca'
+    mic = {'path': str(ca), 'client': {'mac': '2c:31:24:c9:f8:e1', 'model': 'CP-8861', 'serial': 'FCH2133E8B9', 'style': 'mic'},
+           'cert_path': str(tmp_path / 'm.crt'), 'key_path': str(tmp_path / 'm.key')}
+    bad = dict(mic, client=dict(mic['client'], model='CP 8861'), cert_path=str(tmp_path / 'bad.crt'))
+    run = playbook(playbook_text([task('mic', 'lab_ca', mic), refusal('bad', 'lab_ca', bad)]))
+    assert run.task('mic')['identity'] == 'cn_sep' and run.task('mic')['mac'] == '2c3124c9f8e1'
+    # openssl's RFC 2253 print (as nginx's $ssl_client_s_dn): serialNumber by name, SN would be surname.
+    assert subject_rfc2253(tmp_path / 'm.crt') == 'CN=CP-8861-SEP2C3124C9F8E1,OU=CTG,O=Cisco Systems Inc.,serialNumber=PID:CP-8861 SN:FCH2133E8B9'
+    assert verify(ca / 'client-ca.crt', tmp_path / 'm.crt').strip().endswith('OK')
+    assert 'without white space' in run.task('bad')['msg'] and not (tmp_path / 'bad.crt').exists()
+    assert playbook(playbook_text([task('mic', 'lab_ca', mic)])).changed == 0
+    # The same phone in the guide's style: a new certificate, the key kept.
+    guide = dict(mic, client=dict(mic['client'], style='guide'))
+    changed = playbook(playbook_text([task('guide', 'lab_ca', guide)]))
+    assert changed.task('guide')['changed'] is True and changed.task('guide')['identity'] == 'st'
+    assert subject_rfc2253(tmp_path / 'm.crt') == 'OU=CP-8861,L=FCH2133E8B9,ST=2c3124c9f8e1'
+
+
 def test_many_phones_in_one_task(playbook, tmp_path):
     ca, phones = tmp_path / 'ca', tmp_path / 'phones'
     clients = [{'mac': '00:0e:08:00:00:%02x' % i, 'model': 'CP-8851-3PCC', 'serial': 'SER%04d' % i} for i in range(25)]

@@ -60,7 +60,7 @@ OTHER = DEFAULT_PHONES[1]['mac']
 PROFILE = '<flat-profile><Resync_Periodic>3600</Resync_Periodic></flat-profile>\n'
 OTHER_PROFILE = '<flat-profile><Resync_Periodic>1</Resync_Periodic></flat-profile>\n'
 OID = {'OU': NameOID.ORGANIZATIONAL_UNIT_NAME, 'L': NameOID.LOCALITY_NAME, 'ST': NameOID.STATE_OR_PROVINCE_NAME,
-       'CN': NameOID.COMMON_NAME}
+       'CN': NameOID.COMMON_NAME, 'O': NameOID.ORGANIZATION_NAME, 'serialNumber': NameOID.SERIAL_NUMBER}
 
 
 class ClientMint(object):
@@ -154,6 +154,41 @@ def test_generic_certificate_never_reads_a_profile(server, mint, attributes):
     assert line['generic'] is True and line['mac'] == ''
     assert client_subject(line['subject'])['generic'] is True
     assert server.curl('/shared/common.xml', files).status == 403  # mpp_server_allow_generic_cert false
+
+
+MIC_SERIAL = ('serialNumber', 'PID:CP-8861 SN:FCH2133E8B9')
+CN_SEP_CASES = [
+    [MIC_SERIAL, ('O', 'Cisco Systems Inc.'), ('OU', 'CTG'), ('CN', 'CP-8861-SEP000E08ABCDEF')],
+    [MIC_SERIAL, ('CN', 'SEP000e08abcdef')],
+    [MIC_SERIAL, ('CN', 'cp-8861-sep000E08abcdef')],
+    [MIC_SERIAL, ('CN', 'CP-8861-SEP000E08ABCDEF0')],               # not the suffix
+    [MIC_SERIAL, ('CN', 'CP-8861-000E08ABCDEF')],                   # no SEP
+    [MIC_SERIAL, ('CN', 'XSEP000E08ABCDEF')],                       # SEP inside a word
+    [('CN', 'CP-8861-SEP000E08ABCDEF'), ('CN', 'CP-8861')],         # the last CN as nginx prints it counts
+    [('CN', 'CP-8861-SEP000E08ABCDEF,CN=x')],                       # an escaped comma inside the CN
+    [('OU', 'CP-8841-3PCC'), ('L', '000E08ABCDEF'), ('ST', OWN)],   # a guide subject: 12 hex digits, but no CN
+    [('OU', 'cisco.com'), ('L', 'ciscogeneric'), ('CN', 'SEP000E08ABCDEF')],
+]
+
+
+def test_nginx_agrees_with_the_cn_sep_identity_rule(server, mint):
+    try:
+        assert server.deploy({'mpp_server_client_identity': 'cn_sep'}).rc == 0
+        for attributes in CN_SEP_CASES:
+            result = server.curl('/cfg/%s.xml' % OWN, mint.cert(attributes))
+            line = server.log_lines()[-1]
+            try:
+                parsed = client_subject(line['subject'], 'cn_sep')
+            except SubjectError:
+                parsed = {'mac': None, 'serial': None, 'model': None}
+            assert result.status == (200 if parsed['mac'] == OWN else 403), (attributes, line)
+            assert line['mac'].lower() == (parsed['mac'] or ''), (attributes, line)
+            if parsed['mac']:
+                assert (line['serial'], line['cert_model']) == (parsed['serial'] or '', parsed['model'] or ''), (attributes, line)
+                assert line['serial'] == ('FCH2133E8B9' if MIC_SERIAL in attributes else ''), (attributes, line)
+    finally:
+        assert server.deploy({'mpp_server_client_identity': 'st'}).rc == 0
+    assert server.curl('/cfg/%s.xml' % OWN, OWN).status == 200
 
 
 def test_not_the_generic_marker(server, mint):

@@ -461,6 +461,8 @@ BAD_INPUT_TASKS = [
     {'name': 'bad mac', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml', 'mac': '00:0e'}},
     {'name': 'tftp', PHONE_CHECK: {'url': 'prov.example.net/$MA.xml', 'mac': '000e08abcdef'}},
     {'name': 'no ca_path', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml', 'mac': '000e08abcdef'}},
+    {'name': 'bad identity', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml', 'mac': '000e08abcdef',
+                                           'client_identity': {'rule': 'attribute', 'attribute': 'CN', 'pattern': '[0-9a-f]{12}'}}},
     {'name': 'mac and phones', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml', 'mac': '000e08abcdef',
                                              'phones': [{'mac': '000e08abcdef'}]}},
     {'name': 'phone without mac', PHONE_CHECK: {'url': 'https://127.0.0.1:{{ port }}/cfg/$MA.xml',
@@ -478,6 +480,8 @@ def test_bad_input_fails_before_traffic(playbook):
     assert 'invalid MAC address' in result.task('bad mac')['msg']
     assert 'TFTP' in result.task('tftp')['msg']
     assert result.task('no ca_path')['msg'].startswith('ca_path is required for https')
+    assert result.task('bad identity')['msg'].startswith('client_identity: client identity pattern')
+    assert 'has no group (?P<mac>...)' in result.task('bad identity')['msg']
     assert all('behavior' not in result.task(name) for name in ('bad mac', 'tftp'))
     assert result.task('mac and phones')['msg'] == 'parameters are mutually exclusive: mac|phones'
     assert result.task('phone without mac')['msg'] == 'phones[1] has no mac: each phone is a dict with at least mac'

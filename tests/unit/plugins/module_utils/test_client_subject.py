@@ -6,7 +6,8 @@ import re
 import pytest
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import (
-    SubjectError, client_subject, nginx_attribute_map, nginx_generic_regex, nginx_mac_map, parse_dn)
+    SubjectError, build_client_subject, client_identity, client_subject, nginx_attribute_map, nginx_generic_regex,
+    nginx_identity_mac_map, nginx_identity_source_map, nginx_mac_map, parse_dn)
 
 PHONE = {'model': 'CP-8841-3PCC', 'serial': '88012BA01234', 'mac': '000e08abcdef', 'generic': False}
 
@@ -114,3 +115,122 @@ def test_nginx_serial_and_model_take_the_last_value():
     regex, value = nginx_attribute_map('L', 'sn')
     match = _python(regex).search('ST=000e08abcdef,L=FCH\\,1,OU=CP,L=FCH2')
     assert match.group('sn') == 'FCH2' and value == '$sn'
+
+
+# --- the identity rule: st (default), cn_sep (MIC), attribute ---------------------------------
+
+MIC = 'serialNumber=PID:CP-8861 SN:FCH2133E8B9, O=Cisco Systems Inc., OU=CTG, CN=CP-8861-SEP2C3124C9F8E1'
+
+
+def test_cn_sep_reads_the_mic_subject_of_the_tac_example():
+    assert client_subject(MIC, 'cn_sep') == {'model': 'CP-8861', 'serial': 'FCH2133E8B9', 'mac': '2c3124c9f8e1', 'generic': False}
+    # cryptography prints serialNumber by its OID, nginx as serialNumber: both are the attribute.
+    printed = 'CN=CP-8861-SEP2C3124C9F8E1,OU=CTG,O=Cisco Systems Inc.,2.5.4.5=PID:CP-8861 SN:FCH2133E8B9'
+    assert client_subject(printed, {'rule': 'cn_sep'})['serial'] == 'FCH2133E8B9'
+
+
+@pytest.mark.parametrize('cn, mac', [
+    ('CP-8861-SEP2C3124C9F8E1', '2c3124c9f8e1'),
+    ('SEP2c3124c9f8e1', '2c3124c9f8e1'),
+    ('cp-8861-sep2C3124C9F8E1', '2c3124c9f8e1'),
+    ('CP 8861 SEP2C3124C9F8E1', '2c3124c9f8e1'),
+])
+def test_cn_sep_takes_the_suffix_in_any_case(cn, mac):
+    assert client_subject('CN=%s' % cn, 'cn_sep')['mac'] == mac
+
+
+@pytest.mark.parametrize('cn', ['CP-8861-SEP2C3124C9F8E1X', 'CP-8861-2C3124C9F8E1', 'XSEP2C3124C9F8E1', 'SEP2C3124C9F8'])
+def test_cn_sep_wants_the_sep_suffix(cn):
+    with pytest.raises(SubjectError, match='SEP<mac>'):
+        client_subject('CN=%s' % cn, 'cn_sep')
+
+
+def test_never_twelve_hex_digits_anywhere():
+    # The guide's serial is twelve hex digits itself: no rule reads a MAC from it.
+    guide = 'OU=CP-8841-3PCC, L=88012BA01234, S=000e08abcdef'
+    assert client_subject(guide)['mac'] == '000e08abcdef'
+    for rule in ('cn_sep', {'rule': 'attribute', 'attribute': 'CN'}):
+        with pytest.raises(SubjectError, match='no CN attribute'):
+            client_subject('OU=CP-8841-3PCC, L=88012BA01234', rule)
+    with pytest.raises(SubjectError, match='no ST'):
+        client_subject('OU=CP-8841-3PCC, L=88012BA01234')
+
+
+def test_attribute_rule_with_a_pattern():
+    rule = {'rule': 'attribute', 'attribute': 'UID', 'pattern': 'mac-(?P<mac>[0-9a-f]{12})', 'serial': 'SN', 'model': 'PID'}
+    parsed = client_subject('UID=mac-000e08abcdef,serialNumber=PID:CP-6851 SN:FCH1', rule)
+    assert parsed == {'model': 'CP-6851', 'serial': 'FCH1', 'mac': '000e08abcdef', 'generic': False}
+    with pytest.raises(SubjectError, match='does not hold a MAC'):
+        client_subject('UID=mac-000e08abcdef-x', rule)
+
+
+@pytest.mark.parametrize('spec, message', [
+    ('sep', 'expected one of st, cn_sep, attribute'),
+    ({'rule': 'attribute'}, 'needs attribute'),
+    ({'rule': 'attribute', 'attribute': 'CN', 'pattern': '[0-9a-f]{12}'}, 'no group'),
+    ({'rule': 'attribute', 'attribute': 'CN', 'pattern': '(?<mac>x)'}, 'not a regex|write named groups'),
+    ({'rule': 'attribute', 'attribute': 'CN', 'pattern': '('}, 'not a regex'),
+    ({'rule': 'st', 'pattern': 'x'}, 'takes no attribute'),
+    ({'rule': 'st', 'model': 'CN'}, 'model comes from'),
+    ({'rule': 'st', 'extra': 1}, 'unknown keys'),
+    (['st'], 'must be a rule name'),
+])
+def test_bad_identity(spec, message):
+    with pytest.raises(SubjectError, match=message):
+        client_identity(spec)
+
+
+def test_generic_certificate_under_every_rule():
+    for rule in ('st', 'cn_sep'):
+        assert client_subject('OU=cisco.com,L=ciscogeneric,ST=ciscogeneric', rule)['generic'] is True
+
+
+def test_build_mic_subject_reads_back_under_cn_sep():
+    subject = build_client_subject('00:0e:08:ab:cd:ef', 'CP-8861', 'FCH2133E8B9', style='mic')
+    assert subject == {'serialNumber': 'PID:CP-8861 SN:FCH2133E8B9', 'O': 'Cisco Systems Inc.', 'OU': 'CTG',
+                       'CN': 'CP-8861-SEP000E08ABCDEF'}
+    assert client_subject(subject, 'cn_sep') == {'model': 'CP-8861', 'serial': 'FCH2133E8B9', 'mac': '000e08abcdef', 'generic': False}
+    with pytest.raises(SubjectError, match='without white space'):
+        build_client_subject('000e08abcdef', 'CP 8861', style='mic')
+    with pytest.raises(SubjectError, match='style must be'):
+        build_client_subject('000e08abcdef', style='lsc')
+
+
+def _nginx_value(entries, dn):
+    for regex, value in entries:
+        match = _python(regex).search(dn)
+        if match:
+            return re.sub(r'\$(\w+)', lambda name: match.group(name.group(1)), value)
+    return ''
+
+
+# As nginx prints them (RFC 2253, reversed order).
+@pytest.mark.parametrize('dn', [
+    'CN=CP-8861-SEP2C3124C9F8E1,OU=CTG,O=Cisco Systems Inc.,serialNumber=PID:CP-8861 SN:FCH2133E8B9',
+    'CN=SEP2c3124c9f8e1,serialNumber=PID:CP-8861 SN:FCH2133E8B9',
+    'CN=CP-8861-SEP2C3124C9F8E1X,serialNumber=PID:CP-8861 SN:FCH2133E8B9',
+    'CN=x\\,CN=SEP2C3124C9F8E1,OU=CTG',
+    'CN=SEP2C3124C9F8E1,CN=CP-8861',
+    'CN=CP-8861-SEP2C3124C9F8E1,serialNumber=SN:FCH2133E8B9 PID:CP-8861',
+    'CN=CP-8861-SEP2C3124C9F8E1,serialNumber=XPID:a ZSN:b',
+    'ST=000e08abcdef,L=88012BA01234,OU=CP-8841-3PCC',
+    'ST=ciscogeneric,L=ciscogeneric,OU=cisco.com,CN=SEP2C3124C9F8E1',
+])
+@pytest.mark.parametrize('rule', ['st', 'cn_sep'])
+def test_nginx_identity_maps_agree_with_client_subject(dn, rule):
+    try:
+        parsed = client_subject(dn, rule)
+    except SubjectError:
+        parsed = {'mac': None, 'generic': _nginx_generic(dn), 'serial': None, 'model': None}
+    nginx_mac = '' if _nginx_generic(dn) else _nginx_value(nginx_identity_mac_map(rule, 'm'), dn).lower()
+    assert nginx_mac == (parsed['mac'] or ''), dn
+    if parsed['mac']:
+        assert _nginx_value([nginx_identity_source_map(rule, 'serial', 's')], dn) == (parsed['serial'] or '')
+        assert _nginx_value([nginx_identity_source_map(rule, 'model', 'o')], dn) == (parsed['model'] or '')
+
+
+def test_nginx_attribute_rule():
+    rule = {'rule': 'attribute', 'attribute': 'UID', 'pattern': 'mac-(?P<mac>[0-9a-f]{12})'}
+    assert _nginx_value(nginx_identity_mac_map(rule, 'm'), 'UID=mac-000e08abcdef,OU=CP') == '000e08abcdef'
+    assert _nginx_value(nginx_identity_mac_map(rule, 'm'), 'UID=mac-000e08abcdefx,OU=CP') == ''
+    assert _nginx_value(nginx_identity_mac_map(rule, 'm'), 'CN=UID=mac-000e08abcdef') == ''

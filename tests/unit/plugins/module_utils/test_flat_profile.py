@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 import pytest
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import (
-    ProfileError, element_name, parse_flat_profile, render_flat_profile)
+    ProfileError, element_name, parse_flat_profile, profile_elements, render_flat_profile)
 
 
 def test_render_escapes_and_ua():
@@ -69,3 +69,36 @@ def test_parse_last_wins_and_errors():
 def test_utf8_roundtrip():
     xml = render_flat_profile({'Station_Name': 'Zürich Empfang'})
     assert parse_flat_profile(xml.encode('utf-8'))['Station_Name'] == 'Zürich Empfang'
+
+
+# --- profiles as real phones and peers write them ---------------------------------------------
+
+SPA_DUMP = (b'<?xml version="1.0" encoding="UTF-8"?>\r\n'
+            b'<flat-profile xmlns="http://www.sipura.net/xsd/SPA50x-30x-SIP"\r\n'
+            b'  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\r\n'
+            b'<!-- System Configuration -->\r\n'
+            b'<Restricted_Access_Domains ua="na"/>\r\n'
+            b'<CWMP_V1.2_Support ua="na">Yes</CWMP_V1.2_Support>\r\n'
+            b'<Enable_LLDP-MED ua="rw">Yes</Enable_LLDP-MED>\r\n'
+            b'<Station_Name ua="ro"></Station_Name>\r\n'
+            b'<router-configuration>\r\n'
+            b'  <Connection_Type>DHCP</Connection_Type>\r\n'
+            b'  <Lan_Setup><Enable>Yes</Enable></Lan_Setup>\r\n'
+            b'  <Wan_Setup><Enable>No</Enable></Wan_Setup>\r\n'
+            b'</router-configuration>\r\n'
+            b'</flat-profile>\r\n')
+
+
+def test_real_dump_shapes_are_read_as_the_phone_reads_them():
+    assert profile_elements(SPA_DUMP) == [
+        ('Restricted_Access_Domains', ''), ('CWMP_V1.2_Support', 'Yes'), ('Enable_LLDP-MED', 'Yes'),
+        ('Station_Name', ''), ('Connection_Type', 'DHCP'), ('Enable', 'Yes'), ('Enable', 'No')]
+    parsed = parse_flat_profile(SPA_DUMP.decode('ascii'))
+    assert parsed['Enable'] == 'No' and len(parsed) == 6 and 'router-configuration' not in parsed
+
+
+def test_not_well_formed_names_line_and_column():
+    with pytest.raises(ProfileError, match=r'at line 3, column 20: not well-formed'):
+        parse_flat_profile(b'<flat-profile>\n<A>1</A>\n<Handset_Volume ua=x"rw">9</Handset_Volume>\n</flat-profile>')
+    with pytest.raises(ProfileError, match=r'root element is <\{urn:x\}profile>'):
+        parse_flat_profile('<profile xmlns="urn:x"/>')

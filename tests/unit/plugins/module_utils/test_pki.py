@@ -136,3 +136,21 @@ def test_chain_building(ca, server):
     assert pki.build_chain(leaf, [other, inter], [ca[0]]) == [leaf, inter, ca[0]]
     with pytest.raises(pki.PKIError, match='ca_path or chain_path'):
         pki.build_chain(leaf, [other], [ca[0]])
+
+
+def test_bundle_names_a_certificate_cryptography_cannot_read_and_goes_on(realworld, ca):
+    # Cisco ECC Root CA: its notAfter has fractional seconds; OpenSSL reads it, cryptography does not.
+    ecc_root = (realworld / 'cisco-ca-trustbundle' / 'Cisco_ECC_Root_CA.pem').read_bytes()
+    root_2048 = (realworld / 'cisco-ca-trustbundle' / 'Cisco_Root_CA_2048.pem').read_bytes()
+    assert b'Cisco ECC Root CA' in openssl('x509', '-noout', '-subject', data=ecc_root)
+    certs, problems = pki.load_certificate_bundle(root_2048 + ecc_root + pki.certificate_pem(ca[0]).encode(), 'client bundle')
+    assert [pki.common_name(cert) for cert in certs] == ['Cisco Root CA 2048', 'Unit Root']
+    assert len(problems) == 1 and problems[0].startswith('client bundle: certificate 2 (CN=Cisco ECC Root CA,O=Cisco) cannot be read')
+
+
+def test_bundle_with_an_unreadable_block_of_our_own(ca):
+    garbage = b'-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n'
+    certs, problems = pki.load_certificate_bundle(garbage + pki.certificate_pem(ca[0]).encode())
+    assert certs == [ca[0]] and 'certificate 1 cannot be read' in problems[0]
+    with pytest.raises(pki.PKIError, match='holds no PEM CERTIFICATE'):
+        pki.load_certificate_bundle(b'-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n')
