@@ -70,12 +70,14 @@ setup: $(VENV)/.installed system-packages collection
 
 # The ansible-core releases the collection declares (README, galaxy.yml, meta/runtime.yml), each
 # tested by `make core-matrix` in its own virtual environment, cached under .build/core-<version>
-# and rebuilt when requirements.txt changes; the newest is .venv itself. The oldest also pins the
-# minimum library versions requirements.txt states (Debian 12's), so the tests test the minimum.
+# and rebuilt when requirements.txt changes; the newest is .venv itself. Two pin the library
+# versions of the distributions requirements.txt names, so the tests test the minimum: 2.16
+# Debian 12's (CORE_LIBRARIES_2.16), 2.17 RHEL 9's, the oldest requirements.txt allows; 2.18 and
+# 2.19 have the newest.
 CORE_VERSIONS := 2.16 2.17 2.18 2.19
 CORE_NEWEST := 2.19
-CORE_OLDEST := 2.16
-CORE_MINIMUM_LIBRARIES := cryptography==38.0.4 dnspython==2.3.0
+CORE_LIBRARIES_2.16 := cryptography==38.0.4 dnspython==2.3.0
+CORE_LIBRARIES_2.17 := cryptography==36.0.1 dnspython==2.1.0
 core_venv = $(if $(filter $(CORE_NEWEST),$(1)),$(VENV),$(BUILD)/core-$(1))
 CORE_RUNS := $(addprefix core-matrix-,$(CORE_VERSIONS))
 .PHONY: $(CORE_RUNS)
@@ -83,8 +85,7 @@ CORE_RUNS := $(addprefix core-matrix-,$(CORE_VERSIONS))
 $(BUILD)/core-%/.installed: requirements.txt
 	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
 	$(@D)/bin/python -m pip install --quiet --upgrade pip
-	$(@D)/bin/python -m pip install --quiet -r requirements.txt 'ansible-core==$*.*' 'pytest>=8' \
-	  $(if $(filter $(CORE_OLDEST),$*),$(CORE_MINIMUM_LIBRARIES))
+	$(@D)/bin/python -m pip install --quiet -r requirements.txt 'ansible-core==$*.*' 'pytest>=8' $(CORE_LIBRARIES_$*)
 	touch $@
 
 # One release: the unit tests and the lab end to end (tests/integration/test_core_versions.py:
