@@ -81,7 +81,9 @@ def render_profile(templar, text, overrides):
     """The text of template ``text`` over the templar's variables, as ansible.builtin.template
     renders it (trailing newlines kept, backslashes as written, no conversion of the result)."""
     if DATA_TAGGING:
-        return templar.template(text, escape_backslashes=False, overrides=overrides)
+        result = templar.template(text, escape_backslashes=False, overrides=overrides)
+        # A lone expression gives its native value; the template action writes it as text.
+        return '' if result is None else to_text(result)
     return templar.do_template(text, preserve_trailing_newlines=True, escape_backslashes=False, overrides=overrides)
 
 

@@ -62,8 +62,7 @@ def templar_render(templar, text_template, layer, phone_variables):
     """The template over the phone's variables by Ansible's templar; the phone's variables are
     resolved already and are read as they are (a registered value is never templated)."""
     templar.available_variables = collections.ChainMap(final_value(phone_variables), layer)
-    text = render_profile(templar, text_template, TEMPLATE_OVERRIDES)
-    return text if isinstance(text, str) else to_text(text)
+    return render_profile(templar, text_template, TEMPLATE_OVERRIDES)
 
 
 def render_one(context, template, phone_variables):
