@@ -97,7 +97,7 @@ $(CORE_RUNS): core-matrix-%: $$(call core_venv,$$*)/.installed system-packages c
 	  echo "core-matrix: ansible-core $$($$python -c 'import ansible.release as r; print(r.__version__)')," \
 	    "$$($$python -c 'import cryptography, dns.version as d; print("cryptography", cryptography.__version__, "dnspython", d.version)')"; \
 	  PATH=$$(dirname $$python):$$PATH ANSIBLE_PYTHON_INTERPRETER=$$python MPP_CORE_VERSION=$* \
-	    $$python -m pytest -q -p no:cacheprovider tests/unit tests/integration/test_core_versions.py && \
+	    $$python -m pytest -q -p no:cacheprovider --durations=3 tests/unit tests/integration/test_core_versions.py && \
 	  echo "core-matrix: ansible-core $* passed in $$(( $$(date +%s) - start )) s"
 
 core-matrix: $(CORE_RUNS)

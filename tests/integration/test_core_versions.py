@@ -18,18 +18,17 @@ that environment (2.16's pins the minimum cryptography and dnspython). Without
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 import pytest
 
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
+import test_site
 from mpp_harness import playbook_text, run_playbook
-from provisioning_server_helpers import remove_site, stop_system_nginx, system_nginx_lock
-from test_site import FLEET, Lab, _ma, _output
+from test_site import FLEET, _ma, _output
 
-SITE_NAME = 'phoneprov-mpp-coretest'
+# test_site.py's lab: its own state directory, ports and nginx site, under the system nginx lock.
+lab = test_site.lab
 EXPECTED = os.environ.get('MPP_CORE_VERSION')
 pytestmark = pytest.mark.skipif(not EXPECTED, reason='run by make core-matrix, once per ansible-core release (MPP_CORE_VERSION names it)')
 
@@ -37,23 +36,6 @@ pytestmark = pytest.mark.skipif(not EXPECTED, reason='run by make core-matrix, o
 def test_the_release_asked_for():
     """A run of the matrix tests the release it names, not whatever the PATH finds."""
     assert ANSIBLE_CORE_VERSION.split('.')[:2] == EXPECTED.split('.')[:2], (ANSIBLE_CORE_VERSION, EXPECTED)
-
-
-@pytest.fixture(scope='module')
-def lab():
-    root = tempfile.mkdtemp(prefix='mpp-core-', dir='/tmp')
-    os.chmod(root, 0o755)
-    shutil.rmtree(root)  # the lab play creates it: a run from nothing
-    lab = Lab(root)
-    lab.vars['mpp_server_site_name'] = SITE_NAME
-    with system_nginx_lock():
-        try:
-            yield lab
-        finally:
-            lab.stop_dnsmasq()
-            stop_system_nginx()
-            remove_site(SITE_NAME)
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_lab_all_phones_a_then_nothing_changes(lab, tmp_path):

@@ -110,4 +110,3 @@ def test_direct_rendering_follows_the_release_for_tuples():
     text, was_direct = render_one(context, 't', {'phone': {'mac': '000e08abcd01'}})
     assert was_direct and context.direct['t'].verified
     assert text == ('[1, 2]' if DATA_TAGGING else '(1, 2)')
-
