@@ -67,7 +67,7 @@ def _finalize(value):
     if callable(value):
         raise NotDirect('a callable in output')
     if DATA_TAGGING and isinstance(value, (list, tuple, dict)):
-        return _as_ansible_outputs(value)  # ansible-core < 2.19 writes a tuple as a tuple
+        return _as_ansible_outputs(value)  # 2.19 writes tuples as lists; older releases as tuples
     return value
 
 
