@@ -1,6 +1,7 @@
 # phoneprov.mpp: two commands on a fresh Debian machine
 #   make demo   run site.yml on the lab example (localhost, lab CA, dnsmasq and nginx on loopback)
-#   make test   unit, integration, ansible-test sanity and ansible-lint (production profile)
+#   make test   unit, integration, ansible-test sanity, ansible-lint (production profile) and the
+#               ansible-core matrix (make core-matrix: unit tests and the lab on every declared release)
 # Everything each needs is set up here: .venv, Debian packages (when root), the collection link.
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all setup system-packages testbed-rootfs testbed collection test unit integration sanity lint demo build changelog bench clean
+.PHONY: all setup system-packages testbed-rootfs testbed collection test unit integration sanity lint demo build changelog bench clean core-matrix
 
 all: test
 
@@ -67,6 +68,41 @@ collection: $(VENV)/.installed
 
 setup: $(VENV)/.installed system-packages collection
 
+# The ansible-core releases the collection declares (README, galaxy.yml, meta/runtime.yml), each
+# tested by `make core-matrix` in its own virtual environment, cached under .build/core-<version>
+# and rebuilt when requirements.txt changes; the newest is .venv itself. Two pin the library
+# versions of the distributions requirements.txt names, so the tests test the minimum: 2.16
+# Debian 12's (CORE_LIBRARIES_2.16), 2.17 RHEL 9's, the oldest requirements.txt allows; 2.18 and
+# 2.19 have the newest.
+CORE_VERSIONS := 2.16 2.17 2.18 2.19
+CORE_NEWEST := 2.19
+CORE_LIBRARIES_2.16 := cryptography==38.0.4 dnspython==2.3.0
+CORE_LIBRARIES_2.17 := cryptography==36.0.1 dnspython==2.1.0
+core_venv = $(if $(filter $(CORE_NEWEST),$(1)),$(VENV),$(BUILD)/core-$(1))
+CORE_RUNS := $(addprefix core-matrix-,$(CORE_VERSIONS))
+.PHONY: $(CORE_RUNS)
+
+$(BUILD)/core-%/.installed: requirements.txt
+	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet --upgrade pip
+	$(@D)/bin/python -m pip install --quiet -r requirements.txt 'ansible-core==$*.*' 'pytest>=8' $(CORE_LIBRARIES_$*)
+	touch $@
+
+# One release: the unit tests and the lab end to end (tests/integration/test_core_versions.py:
+# first run all phones A, the rerun changed=0), with that release's Python, ansible-playbook and
+# libraries; each run's time is printed.
+.SECONDEXPANSION:
+$(CORE_RUNS): core-matrix-%: $$(call core_venv,$$*)/.installed system-packages collection
+	@start=$$(date +%s); python=$(call core_venv,$*)/bin/python; \
+	  echo "core-matrix: ansible-core $$($$python -c 'import ansible.release as r; print(r.__version__)')," \
+	    "$$($$python -c 'import cryptography, dns.version as d; print("cryptography", cryptography.__version__, "dnspython", d.version)')"; \
+	  PATH=$$(dirname $$python):$$PATH ANSIBLE_PYTHON_INTERPRETER=$$python MPP_CORE_VERSION=$* \
+	    $$python -m pytest -q -p no:cacheprovider --durations=3 tests/unit tests/integration/test_core_versions.py && \
+	  echo "core-matrix: ansible-core $* passed in $$(( $$(date +%s) - start )) s"
+
+core-matrix: $(CORE_RUNS)
+	@echo "core-matrix: ansible-core $(CORE_VERSIONS) passed"
+
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
@@ -87,7 +123,7 @@ sanity: setup
 lint: setup
 	$(BIN)/ansible-lint --profile production --offline --nocolor
 
-test: setup unit integration sanity lint
+test: setup unit integration sanity lint core-matrix
 	@echo "make test: unit, integration, sanity and lint passed"
 
 # The lab services (dnsmasq on loopback, lab CA, phone certificates), then site.yml.

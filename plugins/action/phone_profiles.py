@@ -34,12 +34,12 @@ from ansible.utils.display import Display
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import MODULE_ARGUMENTS, task_argument_spec
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, resolve_fleet_string, trust_as_template
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import plain_data
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.profile_diff import profile_diff
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, template_searchpath
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_workers import RenderError, RenderJob, render_all
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.template_trust import trust_as_template
 
 display = Display()
 MODULE = 'phoneprov.mpp.phone_profiles'
@@ -60,7 +60,8 @@ class ActionModule(ActionBase):
     @classmethod
     def finalize_task_arg(cls, name, value, templar, context):
         """Resolve ``phones`` only down to the list (ansible-core 2.19+): each entry is resolved in
-        ``check_phones``, so an entry whose values fail to template is named in the error."""
+        ``check_phones``, so an entry whose values fail to template is named in the error.
+        Older releases never call this: they template every argument before the action runs."""
         if name == 'phones' and hasattr(templar, 'resolve_to_container'):
             return templar.resolve_to_container(value)
         return super(ActionModule, cls).finalize_task_arg(name, value, templar, context)
@@ -144,10 +145,8 @@ class ActionModule(ActionBase):
         return args
 
     def _resolve_string(self, text):
-        """A fleet string as plain ``str``, templated first if it may be a template."""
-        if self._templar.is_possibly_template(text):
-            return plain_data(self._templar.template(text), str)
-        return str(text)
+        """A fleet string as plain ``str``, templated first if it may be a template (2.19+)."""
+        return plain_data(resolve_fleet_string(self._templar, text), str)
 
     def _mark(self, what):
         display.vv('phone_profiles: %s at %.2f s' % (what, time.time() - self._t0))
@@ -158,7 +157,7 @@ class ActionModule(ActionBase):
         for name in set(entry.template for entry in entries):
             try:
                 path = self._find_needle('templates', name)
-                text = self._loader.get_text_file_contents(path)
+                text = read_text_file(self._loader, path)
             except AnsibleError as exc:
                 raise _Fail('template %s: %s' % (name, to_native(exc)))
             tvars = generate_ansible_template_vars(path=name, fullpath=path, dest_path=args['dest'])

@@ -5,6 +5,9 @@
 
 - ``phoneprov.mpp.requirements``: cryptography (keys, CSRs, certificates).
 - ``phoneprov.mpp.requirements.dnspython``: dnspython (the phone's DNS check).
+
+The minimum versions are the oldest a supported distribution ships (RHEL 9: cryptography 36.0.1,
+dnspython 2.1.0; Debian 12: 38.0.4 and 2.3.0), as requirements.txt states and make core-matrix tests.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ class ModuleDocFragment(object):  # pylint: disable=too-few-public-methods
     DOCUMENTATION = r'''
 options: {}
 requirements:
-  - cryptography >= 3.1 on the managed host
+  - cryptography >= 36.0.1 on the managed host (RHEL 9's python3-cryptography; Debian 12 has 38.0.4)
 '''
 
     DNSPYTHON = r'''
 options: {}
 requirements:
-  - dnspython >= 2.0 on the managed host
+  - dnspython >= 2.1 on the managed host (RHEL 9's python3-dns; Debian 12 has 2.3.0)
 '''

@@ -33,6 +33,9 @@ description:
     the key changes the salt.
   - Runs on the controller (action plugin) and on the managed host (this module); the options
     O(payload) and O(inventory) are set by the action plugin, not by users.
+requirements:
+  - ansible-core 2.16 to 2.19 on the controller
+  - cryptography >= 36.0.1 on the controller when O(encrypt) is not V(none) (the action encrypts the profiles)
 author:
   - phoneprov.mpp contributors (@phoneprov)
 extends_documentation_fragment: [ansible.builtin.action_common_attributes, phoneprov.mpp.attributes]

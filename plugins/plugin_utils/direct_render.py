@@ -26,6 +26,8 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.defaults import DEFAULT_FILTERS, DEFAULT_TESTS
 from jinja2.sandbox import SandboxedEnvironment
 
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import DATA_TAGGING
+
 # Filter results Ansible turns into lists before a template sees them (map, select, ...).
 _ITERATORS = (types.GeneratorType, map, filter, zip, reversed, type(iter([])), type(iter(())), type(iter({})))
 _EXTENSIONS = ['jinja2.ext.do', 'jinja2.ext.loopcontrols']
@@ -64,8 +66,8 @@ def _finalize(value):
         return ''
     if callable(value):
         raise NotDirect('a callable in output')
-    if isinstance(value, (list, tuple, dict)):
-        return _as_ansible_outputs(value)
+    if DATA_TAGGING and isinstance(value, (list, tuple, dict)):
+        return _as_ansible_outputs(value)  # 2.19 writes tuples as lists; older releases as tuples
     return value
 
 

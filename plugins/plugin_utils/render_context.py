@@ -25,6 +25,7 @@ from ansible.plugins.loader import filter_loader, test_loader
 from ansible.utils.display import Display
 from jinja2 import Environment as Jinja2Environment, nodes as jinja2_nodes
 
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import final_value, profile_templar, resolve_variable
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import DirectTemplate, NotDirect, is_plain, plain_data
 
 display = Display()
@@ -99,9 +100,10 @@ def compile_cached_templar(templar, searchpath, task_vars):
     """A copy of ``templar`` over ``searchpath`` that compiles each template string once.
 
     Jinja2 compiles a template string on every render otherwise (about 3 ms each), which is
-    most of a naive loop's cost.
+    most of a naive loop's cost. ansible-core < 2.19 has no compile step to cache (there the
+    direct rendering is the fast path).
     """
-    templar = templar.copy_with_new_env(searchpath=searchpath, available_variables=task_vars)
+    templar = profile_templar(templar, searchpath, task_vars)
     engine = getattr(templar, '_engine', None)
     compile_template = getattr(engine, '_compile_template', None)
     if compile_template is not None:
@@ -155,7 +157,8 @@ def resolve_shared(names, templar, task_vars):
     depend on the phone, and the names of those that do (or that fail to resolve).
 
     Each is templated once here instead of once per phone (role defaults are templates of
-    templates). ``phone``, ``phone_mac``... are probes while this runs.
+    templates), and read as it is by the renders (core_compat.final_value). ``phone``,
+    ``phone_mac``... are probes while this runs.
     """
     probe = _Probe()
     templar.available_variables = collections.ChainMap(dict((name, probe) for name in PHONE_VARIABLES), task_vars)
@@ -166,7 +169,7 @@ def resolve_shared(names, templar, task_vars):
                 continue  # a template local (set, for) or an undefined name
             probe.touched = False
             try:
-                value = templar.resolve_variable_expression(name)
+                value = resolve_variable(templar, name)
                 json.dumps(value, default=_no_probe)
             except Exception:  # pylint: disable=broad-except
                 per_phone.add(name)
@@ -174,7 +177,7 @@ def resolve_shared(names, templar, task_vars):
             if probe.touched:
                 per_phone.add(name)
             else:
-                shared[name] = value
+                shared[name] = final_value(value)
     finally:
         templar.available_variables = task_vars
     return shared, per_phone

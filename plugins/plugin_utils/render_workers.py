@@ -29,6 +29,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import mac_colon
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import describe_phone
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import ProfileCodecError, encode_profile
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_payload import PayloadWriter
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import final_value, render_profile
 
 display = Display()
 # A long push reports its progress this often (seconds).
@@ -58,9 +59,10 @@ def worker_count(requested, phones):
 
 
 def templar_render(templar, text_template, layer, phone_variables):
-    templar.available_variables = collections.ChainMap(phone_variables, layer)
-    text = templar.template(text_template, escape_backslashes=False, overrides=TEMPLATE_OVERRIDES)
-    return text if isinstance(text, str) else to_text(text)
+    """The template over the phone's variables by Ansible's templar; the phone's variables are
+    resolved already and are read as they are (a registered value is never templated)."""
+    templar.available_variables = collections.ChainMap(final_value(phone_variables), layer)
+    return render_profile(templar, text_template, TEMPLATE_OVERRIDES)
 
 
 def render_one(context, template, phone_variables):

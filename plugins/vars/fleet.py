@@ -99,7 +99,7 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError, phone_mac
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import possibly_template
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.template_trust import trust_as_template
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, trust_as_template
 
 EXTENSIONS = ('.yml', '.yaml', '.json')
 VAULT_HEADER = b'$ANSIBLE_VAULT'
@@ -189,9 +189,7 @@ def _decrypter(loader):
     """Text of a vault-encrypted file, through Ansible's loader (and so the run's vault secrets)."""
     def decrypt(path):
         try:
-            if hasattr(loader, 'get_text_file_contents'):  # ansible-core >= 2.19
-                return str(loader.get_text_file_contents(path))
-            return loader._get_file_contents(path)[0]  # pylint: disable=protected-access
+            return str.__str__(read_text_file(loader, path))
         except AnsibleError as exc:
             raise AnsibleParserError('%s: cannot decrypt: %s' % (path, to_native(exc)))
     return decrypt

@@ -9,8 +9,9 @@ import pytest
 
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import filter_loader, test_loader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
 
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import render_profile, trust_as_template
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import DirectTemplate, NotDirect, is_plain, plain_data
 
 REPO = Path(__file__).resolve().parents[4]
@@ -32,9 +33,9 @@ PHONES = [
 
 
 def templar_render(text, variables):
+    # As the phone_profiles action renders through the templar (ansible.builtin.template's way).
     templar = Templar(loader=DataLoader(), variables=variables)
-    result = templar.template(trust_as_template(text), escape_backslashes=False,
-                              overrides=dict(trim_blocks=True, lstrip_blocks=False, newline_sequence='\n'))
+    result = render_profile(templar, trust_as_template(text), dict(trim_blocks=True, lstrip_blocks=False, newline_sequence='\n'))
     return result if isinstance(result, str) else str(result)
 
 

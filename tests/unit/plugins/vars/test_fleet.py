@@ -9,9 +9,12 @@ import os
 import pytest
 
 from ansible.errors import AnsibleParserError
-from ansible._internal._datatag._tags import TrustedAsTemplate
 
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import DATA_TAGGING
 from ansible_collections.phoneprov.mpp.plugins.vars import fleet
+
+if DATA_TAGGING:
+    from ansible._internal._datatag._tags import TrustedAsTemplate
 
 
 def write(path, text):
@@ -30,14 +33,22 @@ def test_yaml_list_json_list_and_mapping_give_plain_entries(tmp_path):
     assert fleet.load_fleet_file(js) == [{'mac': '000e08abcd02', 'lines': [{'user_id': '1002'}]}]
     assert fleet.load_fleet_file(mapping) == [{'mac': '00-0e-08-ab-cd-03'}]
     entry = fleet.load_fleet_file(yml)[0]
-    # Plain values stay plain str; a template is marked trusted, as group_vars values are.
+    # Plain values stay plain str.
     assert type(entry['mac']) is str and type(entry['model']) is str  # pylint: disable=unidiomatic-typecheck
-    assert TrustedAsTemplate.is_tagged_on(entry['note']) and not TrustedAsTemplate.is_tagged_on(entry['model'])
-    # Whatever Ansible would take for a template is one here too (a comment, say), as in group_vars.
-    assert TrustedAsTemplate.is_tagged_on(entry['remark'])
     assert fleet.load_fleet_file(write(tmp_path / 'empty.yml', '')) == []
     assert fleet.load_fleet_file(write(tmp_path / 'none.yml', 'mpp_phones:\n')) == []
     assert fleet.load_fleet_file(write(tmp_path / 'other.yml', 'phones:\n  - mac: 000e08abcd04\n'), 'phones') == [{'mac': '000e08abcd04'}]
+
+
+@pytest.mark.skipif(not DATA_TAGGING, reason='ansible-core < 2.19 has no trust marks: it templates every string, as it does in group_vars')
+def test_templates_are_marked_trusted_as_in_group_vars(tmp_path):
+    yml = write(tmp_path / 'a.yml', "- mac: '00:0e:08:ab:cd:01'\n  model: CP-8841-3PCC\n  note: '{{ a_template }}'\n"
+                                    "  remark: 'Desk {# a Jinja2 comment #}'\n")
+    entry = fleet.load_fleet_file(yml)[0]
+    # A template is marked trusted, as group_vars values are.
+    assert TrustedAsTemplate.is_tagged_on(entry['note']) and not TrustedAsTemplate.is_tagged_on(entry['model'])
+    # Whatever Ansible would take for a template is one here too (a comment, say), as in group_vars.
+    assert TrustedAsTemplate.is_tagged_on(entry['remark'])
 
 
 @pytest.mark.parametrize('name, text, expected', [
