@@ -43,9 +43,9 @@ description:
 author:
   - phoneprov.mpp contributors (@phoneprov)
 requirements:
-  - dnspython >= 2.0 on the managed host
-  - cryptography on the managed host (to decrypt encrypted profiles)
-extends_documentation_fragment: [ansible.builtin.action_common_attributes, phoneprov.mpp.attributes.check_only]
+  - cryptography on the managed host only to decrypt encrypted profiles
+extends_documentation_fragment: [ansible.builtin.action_common_attributes, phoneprov.mpp.attributes.check_only,
+                                 phoneprov.mpp.requirements.dnspython]
 options:
   url:
     description:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: fleet
 short_description: Load the phone fleet (C(mpp_phones)) from C(fleet/) files as plain data
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Reads the phones of a group from C(fleet/<group>.yml) or from every file in C(fleet/<group>/)
     next to the inventory or the playbook, the way C(group_vars/) is laid out, and sets
