@@ -62,7 +62,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mpp_harness import REPO, free_port, openssl, run_playbook
+from mpp_harness import REPO, free_port, openssl, playbook_text, run_playbook, stop_process
 
 SYSTEM_NGINX_LOCK = '/tmp/mpp-system-nginx.lock'
 NGINX_PID_FILE = '/run/nginx.pid'
@@ -75,14 +75,8 @@ DEFAULT_PHONES = (
     {'mac': '00562b043615', 'model': 'CP-7841-3PCC', 'serial': 'FCH5678EFGH'},
 )
 
-ROLE_PLAY = '''
-- name: Provisioning server under test
-  hosts: localhost
-  gather_facts: true
-  gather_subset: [min]
-  roles:
-    - role: phoneprov.mpp.provisioning_server
-'''
+ROLE_PLAY = playbook_text(None, name='Provisioning server under test', gather_facts=True, gather_subset=['min'],
+                          roles=[{'role': 'phoneprov.mpp.provisioning_server'}])
 
 
 @contextlib.contextmanager
@@ -152,34 +146,30 @@ def _signed(directory, name, subject, ca, extensions):
 CLIENT_EXT = 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
 
 
-LAB_CA_PLAY = """
-- name: Test PKI from phoneprov.mpp.lab_ca
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Server CA and server certificate
-      phoneprov.mpp.lab_ca:
-        path: "{{ dir }}/ca"
-        csr_path: "{{ dir }}/server.csr"
-        cert_path: "{{ dir }}/server.crt"
-    - name: Phone client certificates
-      phoneprov.mpp.lab_ca:
-        path: "{{ dir }}/ca"
-        clients: "{{ phones }}"
-        client_dir: "{{ dir }}/phones"
-    - name: Generic pre-2.0 certificate
-      phoneprov.mpp.lab_ca:
-        path: "{{ dir }}/ca"
-        client: {generic: true}
-        cert_path: "{{ dir }}/generic.crt"
-        key_path: "{{ dir }}/generic.key"
-    - name: Client certificate from a CA the server does not trust
-      phoneprov.mpp.lab_ca:
-        path: "{{ dir }}/rogue-ca"
-        client: "{{ phones[0] }}"
-        cert_path: "{{ dir }}/untrusted.crt"
-        key_path: "{{ dir }}/untrusted.key"
-"""
+LAB_CA_PLAY = playbook_text("""
+- name: Server CA and server certificate
+  phoneprov.mpp.lab_ca:
+    path: "{{ dir }}/ca"
+    csr_path: "{{ dir }}/server.csr"
+    cert_path: "{{ dir }}/server.crt"
+- name: Phone client certificates
+  phoneprov.mpp.lab_ca:
+    path: "{{ dir }}/ca"
+    clients: "{{ phones }}"
+    client_dir: "{{ dir }}/phones"
+- name: Generic pre-2.0 certificate
+  phoneprov.mpp.lab_ca:
+    path: "{{ dir }}/ca"
+    client: {generic: true}
+    cert_path: "{{ dir }}/generic.crt"
+    key_path: "{{ dir }}/generic.key"
+- name: Client certificate from a CA the server does not trust
+  phoneprov.mpp.lab_ca:
+    path: "{{ dir }}/rogue-ca"
+    client: "{{ phones[0] }}"
+    cert_path: "{{ dir }}/untrusted.crt"
+    key_path: "{{ dir }}/untrusted.key"
+""", name='Test PKI from phoneprov.mpp.lab_ca')
 
 
 def _is_ma(mac):
@@ -297,15 +287,7 @@ def nginx_pids():
 def stop_system_nginx():
     """Stop the system nginx: the init script first, then the master's pid if still alive."""
     subprocess.run(['service', 'nginx', 'stop'], capture_output=True, check=False, timeout=60)
-    master = nginx_pids()[0]
-    if master:
-        try:
-            os.kill(master, 15)
-        except OSError:
-            pass
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and nginx_pids()[0]:
-            time.sleep(0.1)
+    stop_process(nginx_pids()[0])
 
 
 def role_sites():

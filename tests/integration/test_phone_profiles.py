@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import re
@@ -16,7 +15,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from mpp_harness import COLLECTIONS
+from mpp_harness import COLLECTIONS, playbook_text
 
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
@@ -45,21 +44,15 @@ def ma(phone):
 
 def play(dest, template, **options):
     """A playbook running phone_profiles once with the phones from extra var `fleet`."""
-    lines = ['    phones: "{{ fleet }}"', '    template: %s' % template, '    dest: %s' % dest]
-    for name, value in options.items():
-        lines.append('    %s: %s' % (name, json.dumps(value)))
-    return """
-- hosts: localhost
-  gather_facts: false
-  vars:
-    site_fqdn: prov.example.test
-    site_periodic: 3600
-    site_note: "{{ 'note-' ~ (phone.user | default('none')) }}"
-  tasks:
-    - name: push
-      phoneprov.mpp.phone_profiles:
-%s
-""" % '\n'.join('    ' + line for line in lines)
+    args = {'phones': '{{ fleet }}', 'dest': str(dest)}
+    if template is not None:  # None: no default template
+        args['template'] = str(template)
+    args.update(options)
+    return playbook_text([{'name': 'push', 'phoneprov.mpp.phone_profiles': args}], vars={
+        'site_fqdn': 'prov.example.test',
+        'site_periodic': 3600,
+        'site_note': "{{ 'note-' ~ (phone.user | default('none')) }}",
+    })
 
 
 @pytest.fixture
@@ -299,8 +292,7 @@ def test_per_model_templates_and_filename_macro(playbook, site, tmp_path):
     assert parse(dest / ('%s.cfg' % ma(fleet[1]).upper())) == {'Model': '7841 %s' % ma(fleet[1])}
     assert 'User_ID_1_' in parse(dest / ('%s.cfg' % ma(fleet[0]).upper()))
     # no default template: a phone whose model has no template fails, naming it
-    run = playbook(play(dest, other, templates={'CP-7841-3PCC': str(other)}).replace(
-        '        template: %s\n' % other, ''), extra_vars={'fleet': fleet})
+    run = playbook(play(dest, None, templates={'CP-7841-3PCC': str(other)}), extra_vars={'fleet': fleet})
     assert "phone #1 (mac %s): no template for model 'CP-8841-3PCC'" % fleet[0]['mac'] in run.task('push')['msg']
 
 
