@@ -216,3 +216,29 @@ def test_the_real_files_are_where_the_tests_look():
         pytest.skip('the real-world files (shared/realworld beside the repository root) are absent')
     names = [name for name, _data in profile_files(directory)]
     assert 'jthop-voip-mpp/8832.xml' in names and 'fusionpbx-cisco/spa122.smarty.xml' in names
+
+
+def test_the_role_builds_the_client_bundle_from_real_cisco_roots_cryptography_cannot_read(server, tmp_path):
+    """Cisco's ECC root (its notAfter has fractional seconds) goes into the bundle with the others."""
+    directory = require_realworld() / 'cisco-ca-trustbundle'
+    sources = [server.pki.client_ca, str(directory / 'Cisco_ECC_Root_CA.pem'), str(directory / 'Cisco_Root_CA_2048.pem')]
+    from ansible_collections.phoneprov.mpp.plugins.module_utils import pki  # pylint: disable=import-outside-toplevel
+    with pytest.raises(pki.PKIError):
+        pki.load_certificate((directory / 'Cisco_ECC_Root_CA.pem').read_bytes())
+    original = {'mpp_server_client_ca': server.vars.get('mpp_server_client_ca'),
+                'mpp_server_client_ca_src': server.vars.get('mpp_server_client_ca_src', [])}
+    bundle = tmp_path / 'client-bundle.pem'
+    try:
+        result = server.deploy({'mpp_server_client_ca': str(bundle), 'mpp_server_client_ca_src': sources})
+        assert result.rc == 0, result.stdout[-3000:]
+        text = bundle.read_text()
+        assert text.count('-----BEGIN CERTIFICATE-----') == 3
+        printed = subprocess.run(['openssl', 'crl2pkcs7', '-nocrl', '-certfile', str(bundle)], capture_output=True, check=True)
+        subjects = subprocess.run(['openssl', 'pkcs7', '-print_certs', '-noout'], input=printed.stdout,
+                                  capture_output=True, check=True).stdout.decode()
+        assert 'Cisco ECC Root CA' in subjects and 'Cisco Root CA 2048' in subjects, subjects
+        assert server.curl('/cfg/%s.xml' % OWN, client=OWN).status == 200
+        assert server.curl('/cfg/%s.xml' % OTHER, client=OWN).status == 403
+    finally:
+        restored = server.deploy(original)
+        assert restored.rc == 0, restored.stdout[-3000:]
