@@ -8,6 +8,12 @@
 file as written, ``stat`` (size, mtime_ns, inode) at that moment and ``render``, the render
 fingerprint the controller sent (or null). A file whose stat data still match its entry has
 that SHA-256 without being read again; only files listed here are ever pruned.
+
+The manifest is data on the managed host, not trusted: an entry whose name is not a profile file
+name this module could have written (one file in ``dest`` named by the file name rule around the
+entry's MAC, not the manifest itself) is refused when loading (:attr:`Manifest.refused`), and
+prune deletes, relative to the directory's descriptor, only a regular file whose SHA-256 is still
+the entry's (:meth:`Manifest.remove`).
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError, parse_filename
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import EmulatorError, mac_macro_values
 
 MANIFEST_VERSION = 1
 
@@ -25,13 +34,47 @@ class ManifestError(ValueError):
     """A manifest file that cannot be read as this version of the format."""
 
 
+def _sha256_handle(handle):
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b''):
+        digest.update(block)
+    return digest.hexdigest()
+
+
 def sha256_file(path):
     """SHA-256 (hex) of a file's content."""
-    digest = hashlib.sha256()
     with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+        return _sha256_handle(handle)
+
+
+def is_profile_name(filename, mac):
+    """True when ``filename`` is what some file name pattern gives the phone ``mac``: the MAC in one
+    of its macro spellings, around it only what the file name rule allows (so one plain file name)."""
+    if not isinstance(filename, str) or not isinstance(mac, str):
+        return False
+    try:
+        values = mac_macro_values(mac)
+    except EmulatorError:
+        return False
+    for macro, value in values.items():
+        if value in filename:
+            try:
+                parse_filename(filename.replace(value, '$(%s)' % macro, 1))
+            except FilenameError:
+                continue
+            return True
+    return False
+
+
+def entry_problem(filename, entry, manifest_name):
+    """Why a manifest entry cannot be one this module wrote, or None when it can."""
+    if filename == manifest_name:
+        return 'names the manifest itself'
+    if not isinstance(entry, dict):
+        return 'is not a manifest entry'
+    if not is_profile_name(filename, entry.get('mac')):
+        return 'is not a profile file name for MAC %r (one file in the directory, named by the file name rule)' % (entry.get('mac'),)
+    return None
 
 
 def stat_key(st):
@@ -61,12 +104,19 @@ def save_manifest(path, files, mode, uid=None, gid=None):
 
 
 class Manifest(object):
-    """The manifest of the directory ``dest``, loaded; ``files`` is its filename -> entry dict."""
+    """The manifest of the directory ``dest``, loaded; ``files`` is its filename -> entry dict,
+    ``refused`` filename -> why, of the entries that are not this module's (left out of ``files``)."""
 
     def __init__(self, dest, name):
         self.dest = dest
         self.path = os.path.join(dest, name)
-        self.files = load_manifest(self.path)
+        self.files, self.refused = {}, {}
+        for filename, entry in load_manifest(self.path).items():
+            problem = entry_problem(filename, entry, name)
+            if problem:
+                self.refused[filename] = problem
+            else:
+                self.files[filename] = entry
 
     def verified(self, filename):
         """(sha256, stat) of a managed file whose entry still matches, else (None, stat);
@@ -91,6 +141,33 @@ class Manifest(object):
         """Enter the file as it is now on disk."""
         st = os.lstat(os.path.join(self.dest, filename))
         self.files[filename] = {'mac': mac, 'sha256': sha256, 'stat': stat_key(st), 'render': render}
+
+    def remove(self, filename, dir_fd, check=False):
+        """Delete the managed file ``filename`` in the directory open as ``dir_fd`` when it is still
+        the regular file the entry describes (nothing in check mode). None when removed or already
+        gone, else why it was left in place."""
+        try:
+            st = os.stat(filename, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return 'is a symbolic link'
+        if stat.S_ISDIR(st.st_mode):
+            return 'is a directory'
+        if not stat.S_ISREG(st.st_mode):
+            return 'is not a regular file'
+        with os.fdopen(os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd), 'rb') as handle:
+            opened = os.fstat(handle.fileno())
+            sha = _sha256_handle(handle)
+        if sha != self.files[filename].get('sha256'):
+            return 'changed since this module wrote it (SHA-256 differs)'
+        # The name must still be the file just hashed (not swapped in between).
+        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino) or \
+                os.stat(filename, dir_fd=dir_fd, follow_symlinks=False).st_ino != st.st_ino:
+            return 'changed while being checked'
+        if not check:
+            os.unlink(filename, dir_fd=dir_fd)
+        return None
 
     def save(self, mode, uid=None, gid=None):
         save_manifest(self.path, self.files, mode, uid, gid)

@@ -26,7 +26,11 @@ description:
     part of one. A rerun with nothing to change transfers no profile content.
   - The files this module manages are listed in a manifest file in O(dest) (O(manifest), default
     C(.phone_profiles.json)) with their SHA-256, size and stat data. Only files in the manifest are
-    ever removed by O(prune). A file already present at a phone's path but not in the manifest is
+    ever removed by O(prune), and only while it is the regular file the manifest describes (same
+    SHA-256; not a symbolic link or a directory); anything else is left in place with a warning and
+    forgotten. Manifest entries whose name is not a profile file name in O(dest) (a path, the
+    manifest itself, a name the file name rule cannot give the entry's MAC) are ignored with a warning.
+    A file already present at a phone's path but not in the manifest is
     adopted when its content is what the template renders, and replaced otherwise.
   - Encrypted output uses a salt derived from the key and the plaintext (HMAC-SHA256), so an
     unchanged profile encrypts to unchanged bytes and reruns are idempotent; changing the content or
@@ -242,6 +246,15 @@ removed:
   returned: always
   type: list
   elements: str
+not_pruned:
+  description: >-
+    Manifest entries left in place, each with C(file), C(mac) and C(reason): a name that is not a
+    profile file name in O(dest), or (with O(prune)) a file that is no longer what this module wrote.
+    They are dropped from the manifest.
+  returned: when the managed host had profiles to write or manifest entries to prune or refuse
+  type: list
+  elements: dict
+  sample: [{file: 000e08abcdef.xml, mac: 000e08abcdef, reason: is a symbolic link}]
 unchanged:
   description: MACs whose profile was already up to date.
   returned: always
@@ -389,7 +402,9 @@ def inventory(module, publisher):
         sha, st = publisher.manifest.verified(filename)
         if sha is not None and not publisher.attributes_differ(st):
             hashes[filename] = [sha, entry.get('render')]
-    module.exit_json(changed=False, hashes=hashes, managed=len(publisher.manifest.files), dest=publisher.dest,
+    # Refused entries count as managed: the controller then sends a payload and the push reports them.
+    managed = len(publisher.manifest.files) + len(publisher.manifest.refused)
+    module.exit_json(changed=False, hashes=hashes, managed=managed, dest=publisher.dest,
                      manifest=publisher.manifest.path)
 
 
@@ -431,10 +446,51 @@ class Writer(object):
             self.pool.shutdown(wait=True)
 
 
+def refused_entries(module, manifest):
+    """The manifest's entries that are not this module's, each warned about: never pruned."""
+    out = []
+    for filename in sorted(manifest.refused):
+        reason = manifest.refused[filename]
+        module.warn('manifest %s: entry %r %s; ignored and dropped, nothing deleted' % (manifest.path, filename, reason))
+        out.append({'file': filename, 'mac': None, 'reason': reason})
+    return out
+
+
+def prune(publisher, filenames, check):
+    """Remove the managed files ``filenames`` (relative to the directory's descriptor, see
+    Manifest.remove): the MACs removed, and the entries left in place, each warned about; the
+    manifest forgets both."""
+    manifest, module = publisher.manifest, publisher.module
+    removed, left = [], []
+    if not filenames:
+        return removed, left
+    try:
+        dir_fd = os.open(publisher.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        module.fail_json(msg='prune: cannot open %s as a directory (a symbolic link is not followed): %s'
+                             % (publisher.dest, to_native(exc)), dest=publisher.dest)
+    try:
+        for filename in filenames:
+            mac = manifest.files[filename].get('mac')
+            reason = manifest.remove(filename, dir_fd, check)
+            if reason is None:
+                removed.append(mac)
+            else:
+                module.warn('prune: left %r (phone %s) in %s in place: it %s; no longer managed'
+                            % (filename, mac, publisher.dest, reason))
+                left.append({'file': filename, 'mac': mac, 'reason': reason})
+            if not check:
+                del manifest.files[filename]
+    finally:
+        os.close(dir_fd)
+    return removed, left
+
+
 def publish(module, publisher):
     check = module.check_mode
     manifest = publisher.manifest
     created, updated, unchanged, removed = [], [], [], []
+    not_pruned = []
     wanted = set()
     old_contents = {}
     shipped = 0
@@ -483,17 +539,12 @@ def publish(module, publisher):
             if wrote:
                 publisher.finish()
             module.fail_json(msg=problem)
+        not_pruned = refused_entries(module, manifest)
+        wrote = wrote or bool(not_pruned and not check)  # the rewritten manifest drops them
         if module.params['prune']:
-            for filename in sorted(set(manifest.files) - wanted):
-                mac = manifest.files[filename].get('mac', filename)
-                removed.append(mac)
-                if not check:
-                    try:
-                        os.unlink(os.path.join(publisher.dest, filename))
-                    except FileNotFoundError:
-                        pass
-                    del manifest.files[filename]
-                    wrote = True
+            removed, left = prune(publisher, sorted(set(manifest.files) - wanted), check)
+            not_pruned.extend(left)
+            wrote = wrote or bool(not check and (removed or left))
     except (OSError, ValueError) as exc:
         try:
             writer.close()
@@ -508,7 +559,7 @@ def publish(module, publisher):
               'unchanged': len(unchanged), 'total': len(wanted)}
     module.exit_json(changed=bool(created or updated or removed or publisher.created_dest), created=created, updated=updated,
                      removed=removed, unchanged=unchanged, counts=counts, dest=publisher.dest,
-                     manifest=manifest.path, shipped=shipped, old_contents=old_contents)
+                     manifest=manifest.path, shipped=shipped, old_contents=old_contents, not_pruned=not_pruned)
 
 
 def main():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -503,3 +504,77 @@ def test_template_plain_jinja2_renders_differently_still_gets_the_templars_bytes
         outputs[direct] = dict((name, (dest / name).read_bytes()) for name in os.listdir(dest) if name.endswith('.xml'))
     assert outputs[True] == outputs[False]
     assert parse(tmp_path / 'differs-True' / ('%s.xml' % ma(fleet[599]))) == {'Kind': 'list', 'User_ID_1_': '1599'}
+
+
+def tree(root):
+    """path -> (type, content or link target) of everything under root."""
+    out = {}
+    for folder, dirs, files in os.walk(str(root)):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                out[path] = ('link', os.readlink(path))
+            elif os.path.isdir(path):
+                out[path] = ('dir', None)
+            else:
+                with open(path, 'rb') as handle:
+                    out[path] = ('file', handle.read())
+    return out
+
+
+def test_prune_refuses_tampered_manifest_entries(playbook, site, tmp_path):
+    """A manifest entry naming a file outside dest, a symlink, a directory or an edited file is not
+    deleted: the push warns naming it, prunes the rest and forgets the entry."""
+    dest, template = site
+    fleet = phones(6)
+    assert playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet}).rc == 0
+    (tmp_path / 'outside').mkdir()
+    outside = tmp_path / 'outside' / 'victim'
+    outside.write_text('outside dest')
+    elsewhere = tmp_path.parent / ('mpp-prune-%s' % tmp_path.name)
+    elsewhere.mkdir()
+    (elsewhere / 'victim').write_text('elsewhere')
+    gone, linked, folder, edited = fleet[2:]
+    link_name, folder_name, edited_name = ('%s.xml' % ma(phone) for phone in (linked, folder, edited))
+    (dest / link_name).unlink()
+    (dest / link_name).symlink_to(outside)
+    (dest / folder_name).unlink()
+    (dest / folder_name).mkdir()
+    (dest / folder_name / 'inside').write_text('inside a directory')
+    (dest / edited_name).write_text('<flat-profile>edited by hand</flat-profile>\n')
+    manifest_path = dest / '.phone_profiles.json'
+    manifest = json.loads(manifest_path.read_text())
+    outside_sha = hashlib.sha256(b'outside dest').hexdigest()
+    for name, text in (('../outside/victim', b'outside dest'), (str(elsewhere / 'victim'), b'elsewhere'),
+                       ('.phone_profiles.json', b''), ('.', b''), ('', b'')):
+        manifest['files'][name] = {'mac': ma(gone), 'sha256': hashlib.sha256(text).hexdigest(), 'stat': [0, 0, 0], 'render': None}
+    manifest['files'][link_name]['sha256'] = outside_sha
+    manifest_path.write_text(json.dumps(manifest))
+    before_outside = (tree(outside.parent), tree(elsewhere))
+
+    run = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet[:2]})
+    assert run.rc == 0, run.stdout[-3000:]
+    result = run.task('push')
+    assert result['removed'] == [ma(gone)]  # the one genuine entry is still pruned
+    assert not (dest / ('%s.xml' % ma(gone))).exists()
+    assert (tree(outside.parent), tree(elsewhere)) == before_outside  # nothing outside dest touched
+    assert outside.read_text() == 'outside dest' and (elsewhere / 'victim').read_text() == 'elsewhere'
+    assert os.readlink(str(dest / link_name)) == str(outside)
+    assert (dest / folder_name / 'inside').read_text() == 'inside a directory'
+    assert (dest / edited_name).read_text() == '<flat-profile>edited by hand</flat-profile>\n'
+    not_pruned = dict((entry['file'], entry['reason']) for entry in result['not_pruned'])
+    assert sorted(not_pruned) == sorted(['', '.', '.phone_profiles.json', '../outside/victim', str(elsewhere / 'victim'),
+                                         link_name, folder_name, edited_name])
+    assert 'not a profile file name' in not_pruned['../outside/victim']
+    assert 'the manifest itself' in not_pruned['.phone_profiles.json']
+    assert 'symbolic link' in not_pruned[link_name]
+    assert 'directory' in not_pruned[folder_name]
+    assert 'changed' in not_pruned[edited_name]
+    warnings = '\n'.join(result.get('warnings', []))
+    for name in ('../outside/victim', str(elsewhere / 'victim'), link_name, folder_name, edited_name):
+        assert repr(name) in warnings
+    assert sorted(json.loads(manifest_path.read_text())['files']) == sorted('%s.xml' % ma(p) for p in fleet[:2])
+
+    again = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet[:2]})
+    result = again.task('push')
+    assert result['changed'] is False and not result.get('not_pruned') and not result.get('warnings')

@@ -11,7 +11,7 @@ import stat
 import pytest
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_manifest import (
-    MANIFEST_VERSION, Manifest, ManifestError, load_manifest, save_manifest, sha256_file)
+    MANIFEST_VERSION, Manifest, ManifestError, is_profile_name, load_manifest, save_manifest, sha256_file)
 
 NAME = '.phone_profiles.json'
 
@@ -62,3 +62,62 @@ def test_a_recorded_file_is_vouched_for_until_it_changes(tmp_path):
     assert again.verified('000e08000001.xml')[0] == sha
     profile.write_bytes(b'<flat-profile>edited by hand</flat-profile>\n')
     assert again.verified('000e08000001.xml')[0] is None
+
+
+@pytest.mark.parametrize('filename, valid', [
+    ('000e08abcdef.xml', True),
+    ('000E08ABCDEF.xml', True),
+    ('cfg-00:0e:08:ab:cd:ef.cfg', True),
+    ('000e08abcdef', True),
+    ('../000e08abcdef.xml', False),
+    ('/tmp/000e08abcdef.xml', False),
+    ('sub/000e08abcdef.xml', False),
+    ('.000e08abcdef.xml', False),
+    ('000e08abcdef.xml/..', False),
+    ('000e08000001.xml', False),  # another phone's name
+    ('victim', False),
+    ('.', False),
+    ('..', False),
+    ('', False),
+])
+def test_a_profile_name_is_one_file_named_by_the_rule(filename, valid):
+    assert is_profile_name(filename, '000e08abcdef') is valid
+
+
+def test_entries_that_are_not_profile_names_are_refused_on_load(tmp_path):
+    good = {'mac': '000e08000001', 'sha256': 'a' * 64, 'stat': [1, 2, 3], 'render': None}
+    files = {'000e08000001.xml': good, '../victim': dict(good), '/etc/passwd': dict(good), NAME: dict(good),
+             '000e08000002.xml': 'not an entry', '000e08000003.xml': {'mac': 42}}
+    save_manifest(str(tmp_path / NAME), files, 0o600)
+    manifest = Manifest(str(tmp_path), NAME)
+    assert manifest.files == {'000e08000001.xml': good}
+    assert sorted(manifest.refused) == sorted(set(files) - {'000e08000001.xml'})
+    assert manifest.refused[NAME] == 'names the manifest itself'
+    assert 'not a profile file name' in manifest.refused['../victim']
+
+
+def test_remove_deletes_only_the_unchanged_regular_file(tmp_path):
+    outside = tmp_path / 'outside'
+    outside.write_bytes(b'outside')
+    dest = tmp_path / 'dest'
+    dest.mkdir()
+    names = dict((kind, '000e0800000%d.xml' % index) for index, kind in enumerate(('same', 'edited', 'link', 'dir', 'gone')))
+    (dest / names['same']).write_bytes(b'<flat-profile/>')
+    (dest / names['edited']).write_bytes(b'<flat-profile>edited</flat-profile>')
+    (dest / names['link']).symlink_to(outside)
+    (dest / names['dir']).mkdir()
+    manifest = Manifest(str(dest), NAME)
+    for kind, name in names.items():
+        content = b'outside' if kind == 'link' else b'<flat-profile/>'
+        manifest.files[name] = {'mac': name[:12], 'sha256': hashlib.sha256(content).hexdigest()}
+    fd = os.open(str(dest), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for check in (True, False):
+            reasons = dict((kind, manifest.remove(name, fd, check)) for kind, name in names.items())
+            assert reasons['same'] is None and reasons['gone'] is None
+            assert 'changed' in reasons['edited'] and 'symbolic link' in reasons['link'] and 'directory' in reasons['dir']
+            assert (dest / names['same']).exists() is check
+    finally:
+        os.close(fd)
+    assert outside.read_bytes() == b'outside' and (dest / names['link']).is_symlink() and (dest / names['dir']).is_dir()
+    assert (dest / names['edited']).read_bytes() == b'<flat-profile>edited</flat-profile>'
