@@ -123,8 +123,7 @@ def _leaves(element):
             continue  # comments and processing instructions
         if len(child):
             # A block (<router-configuration>): its elements are the parameters.
-            for leaf in _leaves(child):
-                yield leaf
+            yield from _leaves(child)
         else:
             yield child
 

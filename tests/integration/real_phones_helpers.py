@@ -43,7 +43,7 @@ def leaf_elements(data):
         document = minidom.parseString(data)
     except ExpatError:
         return None
-    elements = [node for node in document.documentElement.getElementsByTagName('*')]
+    elements = document.documentElement.getElementsByTagName('*')
     return sum(1 for node in elements if not any(child.nodeType == child.ELEMENT_NODE for child in node.childNodes))
 
 
