@@ -31,8 +31,9 @@ HOST_KEY_CHECKING_OFF = [
 PINNED_ACTION = re.compile(r'^[\w.-]+/[\w./-]+@[0-9a-f]{40}$')
 GITHUB_SECRET = re.compile(r'secrets\.([A-Za-z_][A-Za-z0-9_]*)')
 # $NAME or ${NAME} in a GitLab job; names GitLab defines or the job defines itself are not secrets.
-GITLAB_VARIABLE = re.compile(r'\$\{?([A-Za-z_][A-Za-z0-9_]*)')
-SHELL_ASSIGNMENT = re.compile(r'(?:^|[\s;(])([A-Za-z_][A-Za-z0-9_]*)=')
+GITLAB_VARIABLE = re.compile(r'(?<!\\)\$\{?([A-Za-z_][A-Za-z0-9_]*)')
+SHELL_VARIABLE = re.compile(r'(?:^|[\s;(])([A-Za-z_][A-Za-z0-9_]*)=|\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b'
+                            r'|\bread\s+(?:-r\s+)?([A-Za-z_][A-Za-z0-9_]*)')
 GITLAB_PREDEFINED = re.compile(r'^(CI|GITLAB|RUNNER)_|^(HOME|PWD|PATH|USER|SHELL|TMPDIR)$')
 GITLAB_RESERVED = {'default', 'include', 'stages', 'variables', 'workflow', 'image', 'services', 'cache',
                    'before_script', 'after_script'}
@@ -192,7 +193,8 @@ def gitlab_secrets(pipeline, job):
              job.get('after_script', default.get('after_script', [])),
              list((job.get('variables') or {}).values()), list((pipeline.get('variables') or {}).values())]
     text = yaml.safe_dump(parts)
-    defined = set(pipeline.get('variables') or {}) | set(job.get('variables') or {}) | set(SHELL_ASSIGNMENT.findall(text))
+    defined = set(pipeline.get('variables') or {}) | set(job.get('variables') or {})
+    defined.update(name for names in SHELL_VARIABLE.findall(text) for name in names if name)
     return {name for name in GITLAB_VARIABLE.findall(text) if name not in defined and not GITLAB_PREDEFINED.match(name)}
 
 
