@@ -126,10 +126,10 @@ def test_gitops_examples_check_on_review_apply_on_main():
     assert [r['if'] for r in jobs['preview']['rules']] == ['$CI_PIPELINE_SOURCE == "merge_request_event"']
     assert [r['if'] for r in jobs['apply']['rules']] == ['$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH']
 
-    github = yaml.safe_load((REPO / 'docs' / 'gitops' / 'github' / 'workflows' / 'provisioning.yml').read_text())
-    steps = dict((step.get('name'), step) for step in github['jobs']['site']['steps'])
-    assert steps['Preview (pull request)']['if'] == "github.event_name == 'pull_request'"
-    assert '--check --diff' in steps['Preview (pull request)']['run']
-    assert steps['Apply (main)']['if'] == "github.event_name == 'push'"
+    preview = yaml.safe_load((REPO / 'docs' / 'gitops' / 'github' / 'workflows' / 'preview.yml').read_text())
+    steps = dict((step.get('name'), step) for step in preview['jobs']['preview']['steps'])
+    assert '--check --diff' in steps['Preview (pull request)']['run'] and list(preview['on']) == ['pull_request']
+    deploy = yaml.safe_load((REPO / 'docs' / 'gitops' / 'github' / 'workflows' / 'deploy.yml').read_text())
+    steps = dict((step.get('name'), step) for step in deploy['jobs']['apply']['steps'])
     assert '--check' not in steps['Apply (main)']['run']
-    assert github['on']['push']['branches'] == ['main']
+    assert deploy['on']['push']['branches'] == ['main']
