@@ -22,12 +22,13 @@ import pytest
 from mpp_harness import BIN, ansible_env, playbook_text, run_playbook
 
 MAC = '000e08ab0001'
-# A profile with secrets where the old mask (names with password/secret/key/ikm) did not look.
+# A profile with secrets where the old mask (names with password/secret/key/ikm) did not look;
+# every line within the diff's context of the changed User_ID_1_.
 SECRET_TEMPLATE = """<flat-profile>
-  <User_ID_1_>{{ phone.user }}</User_ID_1_>
   <Admin_Passwd>{{ phone.admin }}</Admin_Passwd>
   <GPP_A>{{ phone.gpp }}</GPP_A>
   <Password_1_><![CDATA[{{ phone.cdata }}]]></Password_1_>
+  <User_ID_1_>{{ phone.user }}</User_ID_1_>
   <SIP_Pwd_2_ value="{{ phone.attr }}"/>
   <Site_Token>{{ phone.token }}</Site_Token>
 </flat-profile>
@@ -85,10 +86,11 @@ def test_diff_shows_changes_but_no_secret(diff_runs):
     diff = as_json.task('Publish one profile per phone')['diff']['prepared']
     # The diff is there and says what changed: the test would pass on no diff at all otherwise.
     assert '-  <User_ID_1_>1001</User_ID_1_>\n' in diff and '+  <User_ID_1_>1002</User_ID_1_>\n' in diff, diff
-    assert '+  <Admin_Passwd>********</Admin_Passwd>\n' in diff, diff
-    assert '+  <Password_1_><![CDATA[********]]></Password_1_>\n' in diff, diff
-    assert '+  <SIP_Pwd_2_ value="********"/>\n' in diff, diff
-    assert '+  <Site_Token>********</Site_Token>\n' in diff, diff  # a name mpp_profiles_redact added
+    # Masked, a changed secret looks the same before and after: a context line of the diff.
+    assert '   <Admin_Passwd>********</Admin_Passwd>\n' in diff, diff
+    assert '   <Password_1_><![CDATA[********]]></Password_1_>\n' in diff, diff
+    assert '   <SIP_Pwd_2_ value="********"/>\n' in diff, diff
+    assert '   <Site_Token>********</Site_Token>\n' in diff, diff  # a name mpp_profiles_redact added
     assert '+  <User_ID_1_>1003</User_ID_1_>' in as_text.stdout, as_text.stdout[-4000:]
     outputs = {'json stdout': as_json.stdout, 'json stderr': as_json.stderr, 'json results': results_text,
                'default stdout': as_text.stdout, 'default stderr': as_text.stderr}
