@@ -166,8 +166,8 @@ options:
     description:
       - Parameters whose names match one of these shell patterns (case-insensitive) are returned
         with the value C(********). Profiles carry SIP passwords and keys.
-      - The same rule (module_utils/redaction.py) and default as the O(phoneprov.mpp.phone_profiles#module:redact)
-        option of M(phoneprov.mpp.phone_profiles), which masks its C(--diff).
+      - The same rule (module_utils/redaction.py) and default as O(phoneprov.mpp.phone_profiles#module:redact),
+        which masks the push's C(--diff).
       - An empty list returns every value as it is.
     type: list
     elements: str
