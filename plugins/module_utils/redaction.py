@@ -24,11 +24,14 @@ MIN_SPREAD_SECRET = 3
 # The user-access attribute of a parameter (na, ro, rw): no secret, and worth seeing in a diff.
 VISIBLE_ATTRIBUTES = ('ua',)
 
-# One markup token of a (possibly malformed) profile; everything between tokens is text.
+# One markup token of a (possibly malformed) profile; everything between tokens is text. A tag's
+# quoted attribute value may hold ``>`` but never ``<`` (XML allows none): a tag ends at the next
+# ``<`` at the latest, so an unclosed quote cannot swallow the elements after it.
 _TOKEN = re.compile(r'<!--.*?(?:-->|\Z)'
                     r'|<!\[CDATA\[(?P<cdata>.*?)(?P<cdata_end>\]\]>|\Z)'
-                    r'|<[?!][^>]*>?'
-                    r'|<(?P<end>/)?(?P<name>[^\s/>]+)(?P<attrs>[^>]*?)(?P<empty>/?)(?P<close>>|\Z)', re.DOTALL)
+                    r'|<[?!][^<>]*>?'
+                    r'''|<(?P<end>/)?(?P<name>[^\s/<>]+)(?P<attrs>(?:"[^"<]*"|'[^'<]*'|[^<>])*?)(?P<empty>/?)(?P<close>>|(?=<)|\Z)''',
+                    re.DOTALL)
 # An attribute; an unclosed quote runs to the end of the tag (malformed text hides no secret).
 _ATTRIBUTE = re.compile(r'''(?P<name>[^\s=/]+)(?P<eq>\s*=\s*)'''
                         r'''(?:(?P<quote>["'])(?P<value>.*?)(?P<endquote>(?P=quote)|\Z)|(?P<bare>[^\s"'>/]+))''', re.DOTALL)

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import random
+from xml.sax.saxutils import escape
+
 import pytest
 import yaml
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils import redaction
+from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import render_flat_profile
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import task_argument_spec
 from ansible_collections.phoneprov.mpp.plugins.module_utils.redaction import DEFAULT_REDACT, REDACTED, RedactionRule
 from ansible_collections.phoneprov.mpp.plugins.modules import phone_check, phone_profiles
@@ -80,6 +84,9 @@ def test_masked_values_and_the_key_are_masked_wherever_they_stand():
     ('<!-- Admin_Passwd --><?xml version="1.0"?><User_ID_1_>1 < 2</User_ID_1_>',
      '<!-- Admin_Passwd --><?xml version="1.0"?><User_ID_1_>1 < 2</User_ID_1_>'),
     ('(previous content could not be decoded: bad key)\n', '(previous content could not be decoded: bad key)\n'),
+    ('<X password="a>b">t</X>', '<X password="%s">t</X>' % M),  # > is allowed in an attribute value
+    ('<X a="oops>\n<Admin_Passwd>s-3</Admin_Passwd><Y b="c">', '<X a="oops>\n<Admin_Passwd>%s</Admin_Passwd><Y b="c">' % M),
+    ('<X a="oops\n<Admin_Passwd>s-3</Admin_Passwd>', '<X a="oops\n<Admin_Passwd>%s</Admin_Passwd>' % M),
 ])
 def test_malformed_and_unusual_profiles(text, expected):
     assert redaction.redact_profile_text(text) == expected
@@ -95,3 +102,20 @@ def test_patterns_of_the_task():
     assert redaction.redact_profile_text(text, ['Site_*']) == '<flat-profile><Password_1_>pw-1</Password_1_><Site_Token>%s</Site_Token></flat-profile>' % M
     assert redaction.redact_profile_text(text, []) == text
     assert RedactionRule(None).patterns == DEFAULT_REDACT
+
+
+def test_no_secret_value_survives_in_rendered_profiles():
+    """Profiles as flat_profile renders them (escaping, ua attributes, empty values), with values
+    of every awkward character: no secret appears, raw or escaped."""
+    chance = random.Random(13)
+    alphabet = 'abcXYZ019 &<>"\';:/[]-_'
+    for _round in range(200):
+        secrets = dict(('%s%d' % (chance.choice(['Password_', 'Admin_Passwd', 'GPP_', 'IKM_X', 'SIP_Pwd_']), number),
+                        'S' + ''.join(chance.choice(alphabet) for _char in range(chance.randint(3, 12))))
+                       for number in range(3))
+        parameters = dict((name, {'value': value, 'ua': 'na'} if chance.random() < 0.5 else value) for name, value in secrets.items())
+        parameters.update(User_ID_1_='1001', Station_Name='desk')
+        masked = redaction.redact_profile_text(render_flat_profile(parameters))
+        for value in secrets.values():
+            assert value not in masked and escape(value) not in masked, (value, masked)
+        assert '<User_ID_1_>1001</User_ID_1_>' in masked and '<Station_Name>desk</Station_Name>' in masked
