@@ -135,33 +135,35 @@ def _pipe_payload(marker):
     return "{{ lookup('ansible.builtin.pipe', 'touch %s') }} <&>" % marker
 
 
-@pytest.mark.parametrize('direct_render', [True, False], ids=['direct', 'templar'])
-def test_lookup_and_registered_values_are_never_templated_again(tmp_path, direct_render):
+def test_lookup_and_registered_values_are_never_templated_again(tmp_path):
     """A value from ``lookup('file')`` (set_fact) and a command's registered stdout, in a phone
-    entry and in a shared variable, rendered directly and through Ansible's templar: the
-    ``pipe`` lookup in them never runs, the text lands in the profile as it is (escaped)."""
+    entry and in a shared variable, rendered directly and through Ansible's templar (one push
+    each, in one run): the ``pipe`` lookup in them never runs, the text lands in the profile as
+    it is (escaped)."""
     markers = dict((name, tmp_path / ('ran-%s' % name)) for name in ('fact', 'registered', 'shared'))
     (tmp_path / 'from-file.txt').write_text(_pipe_payload(markers['fact']) + '\n')
     for name in ('registered', 'shared'):
         (tmp_path / ('%s.txt' % name)).write_text(_pipe_payload(markers[name]) + '\n')
-    dest = tmp_path / 'docroot'
-    dest.mkdir()
     phone = {'mac': MAC, 'line1': {'user_id': '1001', 'display_name': '{{ from_file }}'},
              'parameters': {'Station_Name': '{{ registered.stdout }}'}}
-    role_vars = dict(mpp_phones=[phone], mpp_profiles_dest=str(dest), mpp_profiles_group='root', mpp_profiles_server_fqdn='prov.example.test',
-                     mpp_profiles_direct_render=direct_render, mpp_profiles_parameters={'Text_Logo': '{{ shared }}'})
     tasks = [
         {'name': 'a fact from a lookup', 'ansible.builtin.set_fact': {
             'from_file': "{{ lookup('ansible.builtin.file', 'from-file.txt') }}", 'shared': "{{ lookup('ansible.builtin.file', 'shared.txt') }}"}},
         {'name': 'a registered result', 'ansible.builtin.command': {'argv': ['cat', 'registered.txt']},
          'register': 'registered', 'changed_when': False},
-        {'name': 'push', 'ansible.builtin.include_role': {'name': 'phone_profiles'}, 'vars': role_vars},
     ]
+    for direct_render in (True, False):
+        dest = tmp_path / ('direct-%s' % direct_render)
+        dest.mkdir()
+        tasks.append({'name': 'push', 'ansible.builtin.include_role': {'name': 'phone_profiles'}, 'vars': dict(
+            mpp_phones=[phone], mpp_profiles_dest=str(dest), mpp_profiles_group='root', mpp_profiles_server_fqdn='prov.example.test',
+            mpp_profiles_direct_render=direct_render, mpp_profiles_parameters={'Text_Logo': '{{ shared }}'})})
     result = run_playbook(tmp_path, playbook_text(tasks))
     assert result.rc == 0, _output(result)
     assert [name for name, marker in markers.items() if marker.exists()] == []
-    elements = dict(_parse(dest / ('%s.xml' % MAC)))
-    profile = (dest / ('%s.xml' % MAC)).read_text()
-    for name, element in (('fact', 'Display_Name_1_'), ('registered', 'Station_Name'), ('shared', 'Text_Logo')):
-        assert elements[element] == _pipe_payload(markers[name]), (name, profile)
-        assert '%s &lt;&amp;&gt;</%s>' % (markers[name], element) in profile.replace("') }}", ''), profile
+    for direct_render in (True, False):
+        path = tmp_path / ('direct-%s' % direct_render) / ('%s.xml' % MAC)
+        elements, profile = dict(_parse(path)), path.read_text()
+        for name, element in (('fact', 'Display_Name_1_'), ('registered', 'Station_Name'), ('shared', 'Text_Logo')):
+            assert elements[element] == _pipe_payload(markers[name]), (direct_render, name, profile)
+            assert '%s &lt;&amp;&gt;</%s>' % (markers[name], element) in profile.replace("') }}", ''), profile
