@@ -145,7 +145,9 @@ class ActionModule(ActionBase):
         return args
 
     def _resolve_string(self, text):
-        """A fleet string as plain ``str``, templated first if it may be a template (2.19+)."""
+        """A fleet string as ``str``, templated first if it may be a template (2.19+). Before 2.19,
+        ``str`` keeps a value marked unsafe (a lookup's, a registered result's) as it is, so that
+        nothing templates it again (core_compat.final_value marks every resolved value anyway)."""
         return plain_data(resolve_fleet_string(self._templar, text), str)
 
     def _mark(self, what):

@@ -9,6 +9,8 @@ same options plus its private ``payload`` and ``inventory``.
 
 from __future__ import annotations
 
+from ansible_collections.phoneprov.mpp.plugins.module_utils.redaction import DEFAULT_REDACT
+
 # What the action plugin passes on to the module: the options that concern the managed host.
 MODULE_ARGUMENTS = ('dest', 'create_dest', 'manifest', 'mode', 'owner', 'group', 'prune')
 
@@ -34,6 +36,7 @@ def task_argument_spec(path_type='path'):
         prune=dict(type='bool', default=False),
         manifest=dict(type='str', default='.phone_profiles.json'),
         diff_count=dict(type='int', default=3),
+        redact=dict(type='list', elements='str', default=list(DEFAULT_REDACT)),
         render_cache=dict(type='bool', default=True),
         direct_render=dict(type='bool', default=True),
         render_workers=dict(type='int', default=0),

@@ -1,34 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: phoneprov.mpp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What ``phone_check`` reports about resyncs: parameters filtered and redacted, expectations,
-and the fleet summary grouped by behaviour and reason.
+"""What ``phone_check`` reports about resyncs: parameters filtered and redacted (the rule is
+module_utils/redaction.py's), expectations, and the fleet summary grouped by behaviour and reason.
 
 The resync itself is module_utils/phone_emulator.py; this file only shapes its result dicts.
 """
 
 from __future__ import annotations
 
-import fnmatch
+# The redaction rule is module_utils/redaction.py's (shared with phone_profiles' --diff);
+# importable from here as before.
+from ansible_collections.phoneprov.mpp.plugins.module_utils.redaction import DEFAULT_REDACT, REDACTED, redact_parameters
 
-DEFAULT_REDACT = ('*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*')
-REDACTED = '********'
+__all__ = ['DEFAULT_REDACT', 'REDACTED', 'redact_parameters', 'behaves_as_expected', 'not_checked', 'summarize', 'fleet_report']
+
 # A fleet failure message names this many phones, then says "...".
 MESSAGE_PHONES = 5
-
-
-def redact_parameters(parameters, patterns=DEFAULT_REDACT, names=None):
-    """Filter (``names``: keep only these) and redact (fnmatch ``patterns``, case-insensitive) values."""
-    out = {}
-    wanted = set(names) if names else None
-    lowered = [p.lower() for p in (patterns or ())]
-    for name, value in parameters.items():
-        if wanted is not None and name not in wanted:
-            continue
-        if value and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
-            value = REDACTED
-        out[name] = value
-    return out
 
 
 def behaves_as_expected(behavior, expect):

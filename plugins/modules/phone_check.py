@@ -166,6 +166,8 @@ options:
     description:
       - Parameters whose names match one of these shell patterns (case-insensitive) are returned
         with the value C(********). Profiles carry SIP passwords and keys.
+      - The same rule (module_utils/redaction.py) and default as O(phoneprov.mpp.phone_profiles#module:redact),
+        which masks the push's C(--diff).
       - An empty list returns every value as it is.
     type: list
     elements: str
@@ -384,12 +386,13 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import BAD_MAC, PhoneEntryError, phone_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.redaction import DEFAULT_REDACT, redact_parameters
 
 try:
     from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import HAS_DNSPYTHON
     from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import Emulator, EmulatorError
     from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_report import (
-        behaves_as_expected, fleet_report, not_checked, redact_parameters)
+        behaves_as_expected, fleet_report, not_checked)
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover
     IMPORT_ERROR = traceback.format_exc()
@@ -490,7 +493,7 @@ def main():
             max_redirects=dict(type='int', default=5),
             return_parameters=dict(type='bool', default=True),
             parameter_names=dict(type='list', elements='str'),
-            redact=dict(type='list', elements='str', default=['*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*']),
+            redact=dict(type='list', elements='str', default=list(DEFAULT_REDACT)),
             phones=dict(type='list', elements='dict'),
             workers=dict(type='int', default=4),
             return_phones=dict(type='str', default='all', choices=['all', 'unexpected', 'none']),

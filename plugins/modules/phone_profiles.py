@@ -46,8 +46,8 @@ extends_documentation_fragment: [ansible.builtin.action_common_attributes, phone
 attributes:
   diff_mode:
     details: Shows which phones' profiles are created, updated or removed and a unified diff of the
-      plaintext for the first O(diff_count) of them. Keys never appear; values of parameters whose
-      name contains C(Password), C(Secret), C(Key) or C(IKM) are masked.
+      plaintext for the first O(diff_count) of them. Keys never appear; values of the parameters
+      O(redact) names are masked.
 options:
   phones:
     description:
@@ -140,6 +140,17 @@ options:
     description: With C(--diff), how many changed phones get a unified diff (all are listed).
     type: int
     default: 3
+  redact:
+    description:
+      - Parameters whose values the C(--diff) masks as C(********), by element name (shell patterns,
+        case-insensitive). Masked are the element's text and CDATA, its attributes (but C(ua)), any
+        attribute named like a secret, and each masked value and the phone's key wherever else they appear.
+      - The rule and default of O(phoneprov.mpp.phone_check#module:redact) (module_utils/redaction.py).
+        GitOps pipelines print C(--check --diff) into CI logs, so add your own secret parameters here.
+      - An empty list masks only the phone's key.
+    type: list
+    elements: str
+    default: ['*Password*', '*Passwd*', '*Pwd*', '*Secret*', 'IKM_*', 'GPP_*']
   render_cache:
     description:
       - Skip rendering a phone whose entry, template (text and path), encoding options and the values

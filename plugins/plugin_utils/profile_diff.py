@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``--diff`` of phone_profiles, with secrets masked.
 
-Profiles hold SIP passwords and the phone's own encryption key: in a diff, the value of every
-parameter whose name contains ``password``, ``secret``, ``key`` or ``ikm`` (any case) is
-replaced by ``********``, and so is the phone's key wherever else it appears.
+Profiles hold SIP passwords, the admin password and the phone's own encryption key, and GitOps
+pipelines print ``--diff`` into CI logs. Both sides of the diff go through the redaction rule
+phone_check uses (module_utils/redaction.py, the task's ``redact`` patterns): the value of every
+secret parameter is replaced by ``********`` (text, CDATA and attributes), and so is the phone's
+key and each masked value wherever else it appears.
 """
 
 from __future__ import annotations
@@ -13,26 +15,20 @@ from __future__ import annotations
 import base64
 import difflib
 import os
-import re
 
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import ProfileCodecError, decode_profile
+from ansible_collections.phoneprov.mpp.plugins.module_utils.redaction import REDACTED, RedactionRule
 
-MASK = '********'
-_SECRET_ELEMENT = re.compile(r'(<([A-Za-z0-9_.-]*(?:password|secret|key|ikm)[A-Za-z0-9_.-]*)\b[^>]*>)([^<]*)(</\2>)',
-                             re.IGNORECASE)
-# Shorter keys are not masked where they appear in other text: they would mask half the profile.
-MIN_MASKED_KEY = 3
+MASK = REDACTED
 LISTED_MACS = 20
 
 
-def mask_secrets(text, key=None):
-    """Profile text for a diff: secret-looking parameter values and the phone's key masked."""
-    text = _SECRET_ELEMENT.sub(lambda m: m.group(1) + (MASK if m.group(3) else '') + m.group(4), text)
-    if key and isinstance(key, str) and len(key) >= MIN_MASKED_KEY:
-        text = text.replace(key, MASK)
-    return text
+def mask_secrets(text, key=None, patterns=None):
+    """Profile text for a diff: secret parameters (``patterns``, default the shared rule's) and
+    the phone's key masked."""
+    return RedactionRule(patterns).redact_profile_text(text, secrets=(key,) if key else ())
 
 
 def _old_text(encoded, key, key_encoding):
@@ -49,6 +45,7 @@ def profile_diff(published, samples, old_contents, args, entries):
     (MAC -> base64 of the file before) comes from the module."""
     by_mac = dict((entry.mac, entry) for entry in entries)
     changed = set(published.get('created') or []) | set(published.get('updated') or [])
+    rule = RedactionRule(args.get('redact'))
     lines = []
     for label in ('created', 'updated', 'removed'):
         macs = published.get(label) or []
@@ -61,7 +58,9 @@ def profile_diff(published, samples, old_contents, args, entries):
         entry = by_mac.get(ma)
         key = entry.phone.get(args['key_field']) if entry and args['encrypt'] != 'none' else None
         old_text = _old_text(old_contents[ma], key, args['key_encoding']) if ma in old_contents else ''
+        # Both sides at once: a secret only one side holds as a secret is masked on the other too.
+        masked_old, masked_new = rule.redact_profile_texts([old_text, new_text], (key,) if key else ())
         name = os.path.join(args['dest'], entry.filename if entry else ma)
-        lines.extend(difflib.unified_diff(mask_secrets(old_text, key).splitlines(True), mask_secrets(new_text, key).splitlines(True),
+        lines.extend(difflib.unified_diff(masked_old.splitlines(True), masked_new.splitlines(True),
                                           'before: %s' % name, 'after: %s' % name))
     return {'prepared': ''.join(line if line.endswith('\n') else line + '\n' for line in lines)}

@@ -23,9 +23,14 @@ import pytest
 
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
+import test_push_hardening
 import test_site
 from mpp_harness import playbook_text, run_playbook
 from test_site import FLEET, _ma, _output
+
+# The push's case of issue 13 on every release: a lookup's or a registered value through the role's
+# default template, rendered directly and by the templar, never runs the lookup inside it (one run).
+test_push_values_from_lookups_are_never_templated = test_push_hardening.test_lookup_and_registered_values_are_never_templated_again
 
 # test_site.py's lab: its own state directory, ports and nginx site, under the system nginx lock.
 lab = test_site.lab

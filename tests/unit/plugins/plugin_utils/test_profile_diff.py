@@ -33,7 +33,9 @@ def test_secret_parameters_are_masked():
 def test_the_phones_key_is_masked_wherever_it_stands():
     text = mask_secrets(PROFILE, key='phone-key-1')
     assert 'phone-key-1' not in text
-    assert '<GPP_B>[--key %s]</GPP_B>' % MASK in text
+    # GPP_* is secret by name since issue 13 (the whole value masked); the key in other text too.
+    assert '<GPP_B>%s</GPP_B>' % MASK in text
+    assert mask_secrets('<Station_Name>at phone-key-1 here</Station_Name>', key='phone-key-1') == '<Station_Name>at %s here</Station_Name>' % MASK
     assert mask_secrets('<A>ab abc</A>', key='ab') == '<A>ab abc</A>'  # too short to mask in running text
 
 
