@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_chain
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import PKIError
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki_csr import csr_signature_valid
 
@@ -105,11 +105,8 @@ def create_ca_certificate(key, subject, days=3650, path_length=None):
 
 
 def is_ca(cert):
-    """True when basicConstraints says CA:TRUE."""
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+    """True when basicConstraints says CA:TRUE (pki_chain's rule)."""
+    return pki_chain.is_ca(cert)
 
 
 def _sign_leaf(subject_name, public_key, ca_cert, ca_key, validity, usage, sans):

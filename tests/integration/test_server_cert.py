@@ -175,8 +175,12 @@ def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
     assert ok.task('short ok')['days_remaining'] in (9, 10)
 
 
-def test_whole_cn_in_san_is_installed_with_a_warning(lab, out, playbook):
-    run = playbook(playbook_text([task('install', 'server_cert', install_args(lab, 'wholecnsan.crt'))]))
+def test_whole_cn_in_san_is_refused_or_with_san_mismatch_warn_installed_with_a_warning(lab, out, playbook):
+    # issue 13: DNS SANs that do not name the FQDN fail by default (other TLS clients refuse them)
+    refused = playbook(playbook_text([refusal('install', 'server_cert', install_args(lab, 'wholecnsan.crt'))]))
+    assert "do not include %s; TLS clients other than the phones" % FQDN in refused.task('install')['msg']
+    assert not (out / 'server.crt').exists()
+    run = playbook(playbook_text([task('install', 'server_cert', install_args(lab, 'wholecnsan.crt', san_mismatch='warn'))]))
     result = run.task('install')
     assert result['changed'] is True
     assert result['subject_alt_names'] == ['DNS:%s/mailto:ops@lab.test' % FQDN]
