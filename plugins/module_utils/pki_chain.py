@@ -100,19 +100,22 @@ def dns_constraints(ca_cert):
 def name_constraint_problem(ca_cert, names):
     """Why ``ca_cert``'s DNS name constraints forbid one of the DNS ``names``, or None."""
     permitted, excluded = dns_constraints(ca_cert)
+    return dns_subtrees_problem(permitted, excluded, names, subject_of(ca_cert))
+
+
+def dns_subtrees_problem(permitted, excluded, names, owner):
+    """Why the DNS subtrees ``permitted`` (None: any) and ``excluded`` of ``owner`` (a CA's subject) forbid one of ``names``, or None."""
     for name in names:
         barred = [base for base in excluded if dns_within(name, base)]
         if barred:
-            return 'the DNS name %s is excluded by the name constraints of %s (excluded: %s)' % (
-                name, subject_of(ca_cert), ', '.join(barred))
+            return 'the DNS name %s is excluded by the name constraints of %s (excluded: %s)' % (name, owner, ', '.join(barred))
         if permitted is not None and not any(dns_within(name, base) for base in permitted):
-            return 'the DNS name %s lies outside the name constraints of %s (permitted: %s)' % (
-                name, subject_of(ca_cert), ', '.join(permitted))
+            return 'the DNS name %s lies outside the name constraints of %s (permitted: %s)' % (name, owner, ', '.join(permitted))
     return None
 
 
 def dns_names(cert, fqdn=None):
-    """The DNS SANs of ``cert`` and ``fqdn`` (the name phones read from the CN), without repeats."""
+    """The DNS SANs of ``cert`` (or CSR) and ``fqdn`` (the name phones read from the CN), without repeats."""
     names = [san[4:] for san in pki.subject_alt_names(cert) if san.startswith('DNS:')]
     if fqdn and fqdn not in names:
         names.append(fqdn)

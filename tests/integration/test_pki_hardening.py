@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from mpp_harness import playbook_text, run_playbook
-from pki_helpers import ossl, refusal, snapshot, task
+from pki_helpers import ext_text, ossl, refusal, snapshot, task
 
 FQDN = 'pv.lab.test'
 
@@ -90,3 +90,86 @@ def test_server_cert_refuses_what_tls_clients_refuse(chains):
     warned = run.task('san only warned')
     assert warned['changed'] is True and 'do not include %s' % FQDN in ' '.join(warned['warnings'])
     assert (d / 'out' / 'warned.crt').read_text() == (d / 'otherssan.crt').read_text()
+
+
+# --------------------------------------------------------------------------- lab_ca: path length 0, name constraints
+
+PHONES = [{'mac': '00:0e:08:ab:cd:ef', 'model': 'CP-8841-3PCC', 'serial': 'FCH1234'},
+          {'mac': '00:0e:08:ab:cd:f0', 'model': 'CP-8845-3PCC', 'style': 'mic'}, {'generic': True}]
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    """A lab CA made while signing the CSR of pv.lab.test, its phones, one with explicit permitted_dns, one of an older version."""
+    d = tmp_path_factory.mktemp('labconstraints')
+    (d / 'phones').mkdir()
+    # the CA files of a lab CA made before issue 13: CA:TRUE, no path length, no name constraints
+    (d / 'old').mkdir()
+    openssl_ca(d / 'old', 'server-ca', CA_EXT)
+    openssl_ca(d / 'old', 'client-ca', CA_EXT)
+    ossl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', d / 'stranger.key', '-subj', '/CN=pv.elsewhere.example',
+         '-addext', 'subjectAltName=DNS:pv.elsewhere.example', '-out', d / 'stranger.csr')
+    csr = {'path': str(d / 's.csr'), 'privatekey_path': str(d / 's.key'), 'common_name': FQDN + '/mailto:ops@lab.test'}
+    tasks = [task('key', 'server_key', {'path': str(d / 's.key')}), task('csr', 'server_csr', csr),
+             task('sign', 'lab_ca', {'path': str(d / 'ca'), 'csr_path': csr['path'], 'cert_path': str(d / 's.crt')}),
+             task('phones', 'lab_ca', {'path': str(d / 'ca'), 'clients': PHONES, 'client_dir': str(d / 'phones')}),
+             task('explicit', 'lab_ca', {'path': str(d / 'explicit'), 'permitted_dns': ['mpp.test', 'lab.test']}),
+             refusal('stranger', 'lab_ca', {'path': str(d / 'ca'), 'csr_path': str(d / 'stranger.csr'), 'cert_path': str(d / 'stranger.crt')}),
+             task('old', 'lab_ca', {'path': str(d / 'old'), 'csr_path': csr['path'], 'cert_path': str(d / 'old.crt')})]
+    old_ca = snapshot(*(d / 'old' / name for name in ('server-ca.crt', 'server-ca.key', 'client-ca.crt', 'client-ca.key')))
+    run = run_playbook(d / 'setup', playbook_text(tasks))
+    return d, run, old_ca
+
+
+def test_lab_cas_have_path_length_zero_and_the_lab_domain_as_name_constraint(lab):
+    d, run, _old = lab
+    assert run.task('sign')['created_ca'] == ['server', 'client'], run.stdout
+    for name in ('server-ca.crt', 'client-ca.crt'):
+        text = ext_text(d / 'ca' / name, 'basicConstraints,nameConstraints')
+        assert 'CA:TRUE, pathlen:0' in text and 'Permitted:' in text and 'DNS:lab.test' in text, text
+    explicit = ext_text(d / 'explicit' / 'server-ca.crt', 'nameConstraints')
+    assert 'DNS:mpp.test' in explicit and 'DNS:lab.test' in explicit, explicit
+    # the constraints break nothing the lab needs: openssl verifies the server (for its name) and every phone
+    server_ca, client_ca = d / 'ca' / 'server-ca.crt', d / 'ca' / 'client-ca.crt'
+    assert ossl('verify', '-CAfile', server_ca, '-purpose', 'sslserver', '-verify_hostname', FQDN, d / 's.crt').stdout.strip().endswith('OK')
+    phones = sorted((d / 'phones').glob('*.crt'))
+    assert len(phones) == 3
+    for phone in phones:
+        assert ossl('verify', '-CAfile', client_ca, '-purpose', 'sslclient', phone).stdout.strip().endswith('OK'), phone
+    # the server CA signs nothing outside the lab domain, and writes nothing
+    stranger = run.task('stranger')
+    assert stranger.get('failed') is True
+    assert 'the DNS name pv.elsewhere.example lies outside the name constraints of' in stranger['msg'], stranger['msg']
+    assert 'permitted: lab.test' in stranger['msg'] and not (d / 'stranger.crt').exists()
+
+
+def test_an_intermediate_below_the_lab_root_is_refused(lab):
+    d, _run, _old = lab
+    ca = d / 'ca'
+    (d / 'inter.ext').write_text(CA_EXT)
+    ossl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', d / 'inter.key',
+         '-subj', '/CN=Lab Intermediate', '-out', d / 'inter.csr')
+    ossl('x509', '-req', '-in', d / 'inter.csr', '-CA', ca / 'server-ca.crt', '-CAkey', ca / 'server-ca.key', '-set_serial', '7',
+         '-days', '30', '-extfile', d / 'inter.ext', '-out', d / 'inter.crt')
+    openssl_leaf(d, 'viainter', 'inter', d / 's.key', LEAF_EXT)
+    verify = ossl('verify', '-CAfile', ca / 'server-ca.crt', '-untrusted', d / 'inter.crt', d / 'viainter.crt', check=False)
+    assert verify.returncode != 0 and 'path length constraint exceeded' in verify.stdout + verify.stderr
+    run = run_playbook(d / 'inter', playbook_text([refusal('install', 'server_cert', {
+        'src': str(d / 'viainter.crt'), 'chain_path': str(d / 'inter.crt'), 'path': str(d / 'viainter-installed.crt'),
+        'privatekey_path': str(d / 's.key'), 'ca_path': str(ca / 'server-ca.crt'), 'fqdn': FQDN})]))
+    message = run.task('install')['msg']
+    assert 'allows 0 CA certificate(s) below it (pathLenConstraint 0), but the chain has 1' in message, message
+    assert not (d / 'viainter-installed.crt').exists()
+
+
+def test_a_lab_ca_of_an_older_version_is_kept_and_says_how_to_regenerate(lab):
+    d, run, old_ca = lab
+    old = run.task('old')
+    assert old['created_ca'] == [] and old['changed'] is True  # the certificate is new, the CAs are kept
+    assert snapshot(*old_ca) == old_ca
+    warnings = ' '.join(old.get('warnings', []))
+    assert 'made by an older version' in warnings and 'remove %s' % (d / 'old') in warnings, warnings
+    assert ossl('verify', '-CAfile', d / 'old' / 'server-ca.crt', d / 'old.crt').stdout.strip().endswith('OK')
+    again = run_playbook(d / 'old-again', playbook_text([task('old', 'lab_ca', {
+        'path': str(d / 'old'), 'csr_path': str(d / 's.csr'), 'cert_path': str(d / 'old.crt')})]))
+    assert again.task('old')['changed'] is False
