@@ -102,14 +102,16 @@ class LabCA(object):
     def warn_constraints(self, created, outdated, permitted):
         """Say when new CAs got no name constraints, and when kept CAs lack what new ones get."""
         directory = self.params['path']
-        if created and not permitted:
+        # in check mode a CSR of an earlier task does not exist yet: the real run derives the constraints from it
+        csr_pending = self.params['csr_path'] and self.module.check_mode
+        if created and not permitted and self.params['permitted_dns'] is None and not csr_pending:
             self.module.warn('the lab CA in %s was created without name constraints: neither permitted_dns nor a CSR to '
                              'derive them from was given' % directory)
         if outdated:
             self.module.warn('the lab %s CA in %s was made by an older version of lab_ca or with other constraints (new lab CAs '
-                             'have path length 0 and name constraints %s); it is kept. To regenerate it, remove %s and run the '
-                             'lab again: every certificate it signed (the server certificate, the phone client certificates) '
-                             'is issued anew' % (' and '.join(outdated), directory, ', '.join(permitted or []) or '(none)', directory))
+                             'have path length 0 and the name constraints of permitted_dns); it is kept. To regenerate it, remove %s '
+                             'and run the lab again: every certificate it signed (the server certificate, the phone client '
+                             'certificates) is issued anew' % (' and '.join(outdated), directory, directory))
 
     def ensure_cas(self):
         directory = self.params['path']

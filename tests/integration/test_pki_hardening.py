@@ -117,6 +117,7 @@ def lab(tmp_path_factory):
              task('sign', 'lab_ca', {'path': str(d / 'ca'), 'csr_path': csr['path'], 'cert_path': str(d / 's.crt')}),
              task('phones', 'lab_ca', {'path': str(d / 'ca'), 'clients': PHONES, 'client_dir': str(d / 'phones')}),
              task('explicit', 'lab_ca', {'path': str(d / 'explicit'), 'permitted_dns': ['mpp.test', 'lab.test']}),
+             task('bare', 'lab_ca', {'path': str(d / 'bare')}),
              refusal('stranger', 'lab_ca', {'path': str(d / 'ca'), 'csr_path': str(d / 'stranger.csr'), 'cert_path': str(d / 'stranger.crt')}),
              task('old', 'lab_ca', {'path': str(d / 'old'), 'csr_path': csr['path'], 'cert_path': str(d / 'old.crt')})]
     old_ca = snapshot(*(d / 'old' / name for name in ('server-ca.crt', 'server-ca.key', 'client-ca.crt', 'client-ca.key')))
@@ -132,6 +133,11 @@ def test_lab_cas_have_path_length_zero_and_the_lab_domain_as_name_constraint(lab
         assert 'CA:TRUE, pathlen:0' in text and 'Permitted:' in text and 'DNS:lab.test' in text, text
     explicit = ext_text(d / 'explicit' / 'server-ca.crt', 'nameConstraints')
     assert 'DNS:mpp.test' in explicit and 'DNS:lab.test' in explicit, explicit
+    assert not run.task('explicit').get('warnings') and not run.task('sign').get('warnings')
+    # no CSR, no permitted_dns: nothing to derive the constraints from, and the task says so
+    bare = ext_text(d / 'bare' / 'server-ca.crt', 'basicConstraints,nameConstraints')
+    assert 'pathlen:0' in bare and 'Name Constraints' not in bare, bare
+    assert 'created without name constraints' in ' '.join(run.task('bare')['warnings'])
     # the constraints break nothing the lab needs: openssl verifies the server (for its name) and every phone
     server_ca, client_ca = d / 'ca' / 'server-ca.crt', d / 'ca' / 'client-ca.crt'
     assert ossl('verify', '-CAfile', server_ca, '-purpose', 'sslserver', '-verify_hostname', FQDN, d / 's.crt').stdout.strip().endswith('OK')
