@@ -3,17 +3,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab_ca module's backend: two lab roots, server certificates from CSRs, phone client certificates.
 
-For labs, the demo and tests only: the CA keys sit unencrypted in the CA directory. Every input
-is checked (:meth:`LabCA.precheck`) before anything is written; existing CAs, certificates and
-client keys are kept while they match what is asked for. Signing itself is pki_lab.py's.
-Errors are PKIError.
+For labs, the demo and tests only: the CA keys sit unencrypted in the CA directory, on the host
+that runs the module (the controller, in role server_certificate). Every input is checked
+(:meth:`LabCA.precheck`) before anything is written; existing CAs, certificates and client keys
+are kept while they match what is asked for. New CAs have path length 0 and DNS name constraints
+(``permitted_dns``, by default the domain of the server FQDN(s) of the CSR being signed); a CA
+made by an older version is kept, with a warning saying how to regenerate it. Signing itself is
+pki_lab.py's, the constraint rules pki_chain.py's. Errors are PKIError.
 """
 
 from __future__ import annotations
 
 import os
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_csr, pki_lab
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_chain, pki_csr, pki_lab
 from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import (
     DEFAULT_MODEL, SubjectError, build_client_subject, client_subject)
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import publish_file, read_bytes
@@ -90,8 +93,39 @@ class LabCA(object):
         self.result['changed'] = True
 
     # -- the CAs
+    def permitted_dns(self, csr=None):
+        """The name constraints of new CAs: the option, else derived from the CSR's FQDN(s), else None (none)."""
+        if self.params['permitted_dns'] is not None:
+            return pki_lab.normalize_permitted_dns(self.params['permitted_dns'])
+        return pki_lab.default_permitted_dns(pki_lab.csr_fqdns(csr)) if csr is not None else None
+
+    def warn_constraints(self, created, outdated, permitted):
+        """Say when new CAs got no name constraints, and when kept CAs lack what new ones get."""
+        directory = self.params['path']
+        # in check mode a CSR of an earlier task does not exist yet: the real run derives the constraints from it
+        csr_pending = self.params['csr_path'] and self.module.check_mode
+        if created and not permitted and self.params['permitted_dns'] is None and not csr_pending:
+            self.module.warn('the lab CA in %s was created without name constraints: neither permitted_dns nor a CSR to '
+                             'derive them from was given' % directory)
+        if outdated:
+            self.module.warn('the lab %s CA in %s was made by an older version of lab_ca or with other constraints (new lab CAs '
+                             'have path length 0 and the name constraints of permitted_dns); it is kept. To regenerate it, remove %s '
+                             'and run the lab again: every certificate it signed (the server certificate, the phone client '
+                             'certificates) is issued anew' % (' and '.join(outdated), directory, directory))
+
     def ensure_cas(self):
         directory = self.params['path']
+        csr = self.read_csr(required=False) if self.params['csr_path'] else None
+        permitted = self.permitted_dns(csr)
+        created = self.make_cas(directory, permitted)
+        explicit = permitted if self.params['permitted_dns'] is not None else None
+        outdated = [role for role, (cert, _key) in self.cas.items()
+                    if role not in created and pki_lab.ca_constraints_outdated(cert, explicit)]
+        self.warn_constraints(created, outdated, permitted)
+        return created
+
+    def make_cas(self, directory, permitted):
+        """Create the CAs missing in ``directory`` (path length 0, name constraints ``permitted``); returns their roles."""
         if not os.path.isdir(directory):
             if os.path.exists(directory):
                 raise PKIError('CA path %s exists and is not a directory' % directory)
@@ -117,7 +151,7 @@ class LabCA(object):
             key = pki.generate_private_key('rsa', 2048)
             short = pki.public_key_fingerprint(key).replace(':', '')[:8]
             subject = {'O': self.params['name'], 'CN': '%s %s %s' % (self.params['name'], label, short)}
-            cert = pki_lab.create_ca_certificate(key, subject, days=self.params['ca_days'])
+            cert = pki_lab.create_ca_certificate(key, subject, days=self.params['ca_days'], path_length=0, permitted_dns=permitted)
             self.publish(key_path, pki.private_key_pem(key), private=True)
             self.publish(cert_path, pki.certificate_pem(cert))
             self.cas[role] = (cert, key)
@@ -144,8 +178,10 @@ class LabCA(object):
         if params['client'] is not None and not params['client'].get('generic') and not params['client'].get('mac'):
             raise PKIError('client needs mac (or generic: true)')
         self.window()
+        if params['permitted_dns'] is not None:
+            pki_lab.normalize_permitted_dns(params['permitted_dns'])
         if params['csr_path']:
-            self.read_csr(required=not self.module.check_mode)
+            self.check_csr_names(self.read_csr(required=not self.module.check_mode))
         if params['client'] is not None:
             self.client_subject(params['client'])
         if params['clients'] is not None:
@@ -172,6 +208,21 @@ class LabCA(object):
         if not pki_csr.csr_signature_valid(csr):
             raise PKIError('CSR %s: its signature does not verify' % csr_path)
         return csr
+
+    def check_csr_names(self, csr):
+        """Refuse, before anything is written, a CSR whose names the server CA (existing or to be made) may not sign."""
+        if csr is None:
+            return
+        cert_path = os.path.join(self.params['path'], CA_FILES['server'][0])
+        existing = read_bytes(cert_path)
+        ca_cert = load_or_none(pki.load_certificate, existing) if existing is not None else None
+        if ca_cert is not None:
+            problem = pki_chain.name_constraint_problem(ca_cert, pki_lab.csr_fqdns(csr))
+        else:
+            problem = pki_chain.dns_subtrees_problem(self.permitted_dns(csr), [], pki_lab.csr_fqdns(csr), 'the lab server CA to be made')
+        if problem:
+            raise PKIError('CSR %s: %s; remove %s and set permitted_dns to make a lab CA for it'
+                           % (self.params['csr_path'], problem, self.params['path']))
 
     @staticmethod
     def client_name(index, client):

@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime
 import re
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_chain
+from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import PKIError
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki_csr import csr_signature_valid
 
@@ -84,8 +85,12 @@ def _sign_hash(key):
     return hashes.SHA256() if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else None
 
 
-def create_ca_certificate(key, subject, days=3650, path_length=None):
-    """A self-signed CA certificate for ``key`` with subject dict ``subject``."""
+def create_ca_certificate(key, subject, days=3650, path_length=None, permitted_dns=None):
+    """A self-signed CA certificate for ``key`` with subject dict ``subject``.
+
+    ``path_length`` 0: no CA below it (the lab CAs); ``permitted_dns``: the DNS subtrees it may
+    sign names in (a critical nameConstraints extension, as RFC 5280 wants it).
+    """
     name = pki.build_name(subject)
     now = pki.utcnow()
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -101,15 +106,24 @@ def create_ca_certificate(key, subject, days=3650, path_length=None):
                                             key_agreement=False, key_cert_sign=True, crl_sign=True,
                                             encipher_only=False, decipher_only=False), critical=True)
                .add_extension(ski, critical=False))
+    if permitted_dns:
+        builder = builder.add_extension(
+            x509.NameConstraints([x509.DNSName(name) for name in permitted_dns], None), critical=True)
     return builder.sign(key, _sign_hash(key))
 
 
-def is_ca(cert):
-    """True when basicConstraints says CA:TRUE."""
+def csr_fqdns(csr):
+    """The DNS names a server CSR asks for: its DNS SANs and the FQDN of its CN (the name phones check)."""
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+        fqdn = split_cn(pki.common_name(csr) or '')[0]
+    except CNError:
+        fqdn = None
+    return pki_chain.dns_names(csr, fqdn)
+
+
+def is_ca(cert):
+    """True when basicConstraints says CA:TRUE (pki_chain's rule)."""
+    return pki_chain.is_ca(cert)
 
 
 def _sign_leaf(subject_name, public_key, ca_cert, ca_key, validity, usage, sans):
@@ -145,6 +159,9 @@ def sign_csr(csr, ca_cert, ca_key, days=365, not_before=None, not_after=None, us
     """Sign a server CSR: subject and SANs from the CSR, EKU ``usage`` (serverAuth by default)."""
     if not csr_signature_valid(csr):
         raise PKIError('the CSR signature does not verify (corrupted CSR or not signed by its key)')
+    problem = pki_chain.name_constraint_problem(ca_cert, csr_fqdns(csr))
+    if problem:
+        raise PKIError('%s; no TLS client would accept the certificate' % problem)
     return _sign_leaf(csr.subject, csr.public_key(), ca_cert, ca_key, (days, not_before, not_after), usage,
                       pki.subject_alt_names(csr))
 
@@ -184,3 +201,41 @@ def issued_by_matches(cert, ca_cert, subject_name=None, public_key=None, sans=No
     if sans is not None and sorted(pki.subject_alt_names(cert)) != sorted(sans):
         return False
     return True
+
+
+# --------------------------------------------------------------------------- the lab CAs' constraints
+
+# A DNS subtree of name constraints: labels, optionally a leading dot (only names below it).
+_DNS_SUBTREE = re.compile(r'^\.?(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$')
+
+
+def default_permitted_dns(fqdns):
+    """The lab CAs' default name constraints: the domain of each server FQDN (``prov.mpp.test``: ``mpp.test``).
+
+    A name of two labels stands for itself: a lab CA is never constrained to a whole top-level domain only.
+    """
+    domains = []
+    for fqdn in fqdns:
+        labels = fqdn.lower().rstrip('.').split('.')
+        domain = '.'.join(labels[1:] if len(labels) > 2 else labels)
+        if domain not in domains:
+            domains.append(domain)
+    return domains
+
+
+def normalize_permitted_dns(names):
+    """The ``permitted_dns`` option checked: DNS names (``mpp.test``, ``.mpp.test``), lower case."""
+    out = []
+    for name in names:
+        text = str(name).strip().lower().rstrip('.')
+        if not _DNS_SUBTREE.match(text):
+            raise PKIError('permitted_dns: %r is not a DNS domain (write mpp.test, or .mpp.test for the names below it only)' % (name,))
+        out.append(text)
+    return out
+
+
+def ca_constraints_outdated(ca_cert, permitted_dns):
+    """True when a CA lacks path length 0, or (``permitted_dns`` given) has other DNS name constraints."""
+    if pki_chain.basic_constraints(ca_cert) != (True, 0):
+        return True
+    return permitted_dns is not None and sorted(pki_chain.dns_constraints(ca_cert)[0] or []) != sorted(permitted_dns)

@@ -3,22 +3,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The server_cert module's backend: check the signed server certificate, then install it.
 
-Every check runs before anything is written: the phones' CN rule and the expected FQDN, the
-validity window, serverAuth, the private key, the chain to a trusted root and the days left.
-A certificate that fails one is refused with nothing written. Errors are PKIError.
+Every check runs before anything is written: the phones' CN rule and the expected FQDN, the DNS
+SANs, the validity window, what a TLS server certificate must be, the private key, the chain to a
+trusted root and the days left. A certificate that fails one is refused with nothing written.
+The certificate and chain rules are pki_chain.py's. Errors are PKIError.
 """
 
 from __future__ import annotations
 
 import os
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils import pki
+from ansible_collections.phoneprov.mpp.plugins.module_utils import pki, pki_chain
 from ansible_collections.phoneprov.mpp.plugins.module_utils.cn import CNError, split_cn, validate_fqdn
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import publish_file
 from ansible_collections.phoneprov.mpp.plugins.module_utils.module_helper import merge_publish
 from ansible_collections.phoneprov.mpp.plugins.module_utils.pki import PKIError
-
-ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0'
 
 
 def refused(message):
@@ -59,34 +58,45 @@ def san_warnings(sans, fqdn):
     dns_sans = [san[4:] for san in sans if san.startswith('DNS:')]
     warnings = ['the certificate has the DNS SAN %r, the whole CN with its /suffix; a SAN should '
                 'hold the FQDN alone (%s)' % (name, fqdn) for name in dns_sans if '/' in name]
-    if dns_sans and fqdn not in [name.lower() for name in dns_sans]:
-        warnings.append('the certificate\'s DNS SANs (%s) do not include %s; TLS clients other than the '
-                        'phones will reject it for that name' % (', '.join(dns_sans), fqdn))
+    problem = pki_chain.san_problem(sans, fqdn)
+    if problem:
+        warnings.append(problem)
     return warnings
 
 
+def check_san_names_fqdn(sans, fqdn, san_mismatch):
+    """Refuse DNS SANs that do not name the FQDN, unless ``san_mismatch`` is ``warn`` (then san_warnings says it)."""
+    problem = pki_chain.san_problem(sans, fqdn)
+    if problem and san_mismatch == 'fail':
+        raise refused('%s; the phones read only the CN: san_mismatch=warn installs it anyway' % problem)
+
+
 def check_validity_and_usage(leaf):
-    """Refuse a certificate outside its validity window or without serverAuth."""
+    """Refuse a certificate outside its validity window or unfit for a TLS server (pki_chain.check_server_leaf)."""
     problem = pki.validity_problem(leaf)
     if problem:
         raise refused('the certificate %s' % problem)
-    ekus = pki.extended_key_usages(leaf)
-    if ekus is not None and 'serverAuth' not in ekus and ANY_EXTENDED_KEY_USAGE not in ekus:
-        raise refused('the certificate\'s extended key usage (%s) does not include serverAuth, so it cannot '
-                      'authenticate a TLS server' % ', '.join(ekus))
+    try:
+        pki_chain.check_server_leaf(leaf)
+    except PKIError as exc:
+        raise refused(str(exc))
 
 
-def trusted_chain(params, leaf, extra_intermediates):
-    """[leaf, intermediates..., root]: the chain to a root of ``ca_path``, through ``chain_path`` when given."""
+def trusted_chain(params, leaf, extra_intermediates, fqdn):
+    """[leaf, intermediates..., root]: the chain to a root of ``ca_path`` (through ``chain_path``) that passes pki_chain's rules."""
     roots = pki.load_certificates(pki.read_input(params['ca_path'], 'ca_path'), 'ca_path %s' % params['ca_path'])
     intermediates = list(extra_intermediates)
     if params['chain_path']:
         intermediates += pki.load_certificates(pki.read_input(params['chain_path'], 'chain_path'),
                                                'chain_path %s' % params['chain_path'])
     try:
-        return pki.build_chain(leaf, intermediates, roots)
+        chain = pki.build_chain(leaf, intermediates, roots)
     except PKIError as exc:
         raise refused('the certificate %s' % exc)
+    try:
+        return pki_chain.verify_chain(leaf, chain[1:-1], chain[-1:], fqdn)
+    except PKIError as exc:
+        raise refused(str(exc))
 
 
 def install_server_cert(module, result):
@@ -108,6 +118,7 @@ def install_server_cert(module, result):
     fqdn = result['fqdn'] = cn_fqdn(result['common_name'])
     if params['fqdn']:
         check_expected_fqdn(result['common_name'], fqdn, params['fqdn'])
+    check_san_names_fqdn(result['subject_alt_names'], fqdn, params['san_mismatch'])
     for warning in san_warnings(result['subject_alt_names'], fqdn):
         module.warn(warning)
     check_validity_and_usage(leaf)
@@ -115,7 +126,7 @@ def install_server_cert(module, result):
     if not pki.key_matches(key, leaf):
         raise refused('the certificate does not match the private key %s (public key fingerprints %s and %s)'
                       % (params['privatekey_path'], pki.public_key_fingerprint(leaf), pki.public_key_fingerprint(key)))
-    chain = trusted_chain(params, leaf, certs[1:])
+    chain = trusted_chain(params, leaf, certs[1:], fqdn)
     result['chain'] = [pki.name_rfc4514(cert.subject) for cert in chain]
 
     if result['days_remaining'] < params['min_days_valid']:

@@ -13,11 +13,14 @@ version_added: 0.1.0
 description:
   - B(For labs, the demo and tests only.) Production phones trust Cisco's Server CA and carry
     client certificates from Cisco's Multiplatform Phone CA; this module imitates both so that
-    the whole chain can be exercised without Cisco. Its CA keys sit unencrypted in O(path).
+    the whole chain can be exercised without Cisco. Its CA keys sit unencrypted in O(path), on
+    the host the task runs on - delegate it to the controller (role server_certificate does),
+    so that no CA key lands on a provisioning server.
   - On first use it creates two self-signed roots in the CA directory O(path) - a server CA
     (stands in for the Cisco Server CA that phones trust; C(server-ca.crt), C(server-ca.key))
     and a phone client CA (stands in for Cisco's Multiplatform Phone CA Client Root, which
-    nginx verifies phones with; C(client-ca.crt), C(client-ca.key)). Existing CAs are kept.
+    nginx verifies phones with; C(client-ca.crt), C(client-ca.key)). Both have path length 0 and
+    DNS name constraints (O(permitted_dns)). Existing CAs are kept.
     Another O(path) gives another, independent pair of CAs (an untrusted CA for tests).
   - With O(csr_path) and O(cert_path) it signs a server CSR with the server CA - subject and
     subject alternative names from the CSR, extended key usage serverAuth.
@@ -47,6 +50,27 @@ options:
     description: Validity of newly created CA certificates, in days.
     type: int
     default: 3650
+  permitted_dns:
+    description:
+      - DNS name constraints of newly created CAs (both roots) - the DNS subtrees they may sign
+        names in (C(mpp.test) - the name and every name below it; C(.mpp.test) - only the names
+        below it). A leaked lab CA key then cannot mint a certificate for another domain that
+        TLS clients trusting the lab CA would accept.
+      - When not given and a CSR is signed in the task that creates the CAs (as role
+        server_certificate does with signer V(lab)), the domain of each FQDN the CSR names -
+        its CN's FQDN and its DNS SANs (C(prov.mpp.test) gives C(mpp.test); a name of two
+        labels stands for itself).
+      - When not given and there is no CSR, the CAs get no name constraints (with a warning).
+        V([]) asks for none.
+      - New CAs always have path length 0 (no intermediate CA below them).
+      - Existing CAs are kept as they are, also when they were made by an older version without
+        path length and name constraints or with other constraints (a warning says so). To
+        regenerate them, remove O(path) and run the lab again; every certificate they signed
+        is then issued anew.
+      - A CSR naming a DNS name outside the server CA's name constraints is refused, with
+        nothing written.
+    type: list
+    elements: str
   csr_path:
     description: Server CSR to sign with the server CA. Needs O(cert_path).
     type: path
@@ -300,6 +324,7 @@ ARGUMENT_SPEC = pki_argument_spec(dict(
     path=dict(type='path', required=True),
     name=dict(type='str', default='phoneprov lab'),
     ca_days=dict(type='int', default=3650),
+    permitted_dns=dict(type='list', elements='str'),
     csr_path=dict(type='path'),
     cert_path=dict(type='path'),
     key_path=dict(type='path'),

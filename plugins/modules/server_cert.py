@@ -16,12 +16,22 @@ description:
   - The certificate is refused, with nothing written, when it does not match the private key,
     does not chain to O(ca_path) (through O(chain_path) when given), is expired or not yet
     valid, has a CN that breaks the phones' CN rule or names another FQDN than O(fqdn), or
-    has an extended key usage without serverAuth.
+    has DNS subject alternative names none of which is the FQDN (see O(san_mismatch)).
+  - It is also refused when it is no TLS server certificate - a CA certificate
+    (basicConstraints CA:TRUE), a keyUsage with neither digitalSignature nor keyEncipherment, an
+    extendedKeyUsage without serverAuth, signed with SHA-1 or MD5, an RSA key under 2048 bits or
+    an EC key on a curve below P-256 - and when an issuer of the chain may not sign it - not a CA
+    (basicConstraints CA:TRUE missing), a keyUsage without keyCertSign, its pathLenConstraint
+    exceeded, its DNS name constraints not met, an intermediate signed with SHA-1/MD5 or with a
+    weak key. Each message names the certificate (subject) and the problem.
+  - Where the installed cryptography has its RFC 5280 verifier (C(cryptography.x509.verification),
+    cryptography 42 and later), a certificate with a DNS SAN naming the FQDN is also verified by
+    it; on older cryptography (Debian 12, RHEL 9) the checks above are done by the collection alone.
   - The task fails when fewer than O(min_days_valid) days of validity remain and reports
     RV(days_remaining); nothing is written then either.
   - Files are written atomically; the certificate is always written in PEM form.
-  - A DNS subject alternative name holding the whole CN with its C(/...) suffix, or DNS SANs
-    without the FQDN, draw a warning (phones check the CN; other TLS clients check the SANs).
+  - A DNS subject alternative name holding the whole CN with its C(/...) suffix draws a warning
+    (phones check the CN; other TLS clients check the SANs).
 author:
   - phoneprov.mpp contributors (@phoneprov)
 options:
@@ -61,6 +71,19 @@ options:
     description: Fail when fewer days of validity remain.
     type: int
     default: 30
+  san_mismatch:
+    description:
+      - What to do when the certificate has DNS subject alternative names and none of them is the
+        FQDN of its CN.
+      - The phones check only the CN, so they would accept it, but every other TLS client (curl,
+        browsers, monitoring)
+        refuses a certificate whose SANs exist and do not name the host.
+      - V(fail) refuses it with nothing written; V(warn) installs it with a warning (for a
+        certificate already signed that only phones use).
+      - A certificate without DNS SANs is not affected (the phones' CN decides).
+    type: str
+    choices: [fail, warn]
+    default: fail
 extends_documentation_fragment: [ansible.builtin.files, ansible.builtin.action_common_attributes, phoneprov.mpp.attributes,
                                  phoneprov.mpp.requirements, phoneprov.mpp.pki.privatekey, phoneprov.mpp.pki.backup]
 notes:
@@ -169,6 +192,7 @@ ARGUMENT_SPEC = pki_argument_spec(dict(
     fullchain_path=dict(type='path'),
     fqdn=dict(type='str'),
     min_days_valid=dict(type='int', default=30),
+    san_mismatch=dict(type='str', choices=['fail', 'warn'], default='fail'),
 ), 'privatekey', 'backup')
 
 

@@ -288,6 +288,9 @@ def test_real_nginx_and_curl_accept_lab_ca_certificates(playbook, tmp_path):
         task('stranger', 'lab_ca', {'path': str(other), 'client': phone, 'cert_path': str(tmp_path / 'x.crt'),
                                     'key_path': str(tmp_path / 'x.key'), 'key_type': 'ecc'})]))
     assert run.rc == 0, run.stdout
+    # both roots are name-constrained to the lab domain (issue 13): nginx and curl below still accept them
+    for name in ('server-ca.crt', 'client-ca.crt'):
+        assert 'Permitted:\n      DNS:lab.test' in ext_text(ca / name, 'nameConstraints'), name
     port = free_port()
     ndir = tmp_path / 'nginx'
     (ndir / 'tmp').mkdir(parents=True)

@@ -50,13 +50,18 @@ def lab(tmp_path_factory):
         tasks.append(task('sign ' + name, 'lab_ca', args))
     run = run_playbook(d / 'setup2', playbook_text(tasks[2:]))
     assert run.rc == 0, run.stdout
-    # an intermediate CA, made by openssl from the lab root, signing a leaf for the same key
+    # an intermediate CA, made by openssl under a root of its own (the lab roots have path length 0:
+    # no intermediate below them), signing a leaf for the same key
     (d / 'ca.ext').write_text('basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n')
+    (d / 'interroot').mkdir()
+    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', d / 'interroot' / 'root.key', '-subj', '/CN=Lab Root With Intermediates',
+         '-days', '365', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+         '-out', d / 'interroot' / 'root.crt')
     (d / 'leaf.ext').write_text('basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n'
                                 'subjectAltName=DNS:%s\n' % FQDN)
     ossl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', d / 'inter.key',
          '-subj', '/CN=Lab Intermediate', '-out', d / 'inter.csr')
-    ossl('x509', '-req', '-in', d / 'inter.csr', '-CA', ca / 'server-ca.crt', '-CAkey', ca / 'server-ca.key',
+    ossl('x509', '-req', '-in', d / 'inter.csr', '-CA', d / 'interroot' / 'root.crt', '-CAkey', d / 'interroot' / 'root.key',
          '-CAcreateserial', '-days', '365', '-extfile', d / 'ca.ext', '-out', d / 'inter.crt')
     ossl('x509', '-req', '-in', csr, '-CA', d / 'inter.crt', '-CAkey', d / 'inter.key', '-CAcreateserial',
          '-days', '365', '-extfile', d / 'leaf.ext', '-out', d / 'viainter.crt')
@@ -112,13 +117,14 @@ def test_install_checks_and_writes_cert_and_fullchain(lab, out, playbook):
 
 
 def test_der_content_chain_and_backup(lab, out, playbook):
+    inter_root = lab / 'interroot' / 'root.crt'
     run = playbook(playbook_text([
         task('der', 'server_cert', install_args(lab, 'good.der')),
         task('content', 'server_cert', install_args(lab, src=None, content=(lab / 'good.crt').read_text())),
-        task('chain', 'server_cert', install_args(lab, 'viainter.crt', chain_path=str(lab / 'inter.crt'),
+        task('chain', 'server_cert', install_args(lab, 'viainter.crt', chain_path=str(lab / 'inter.crt'), ca_path=str(inter_root),
                                                   fullchain_path=str(out / 'fullchain.crt'), backup=True)),
-        task('bundle', 'server_cert', install_args(lab, 'bundle.crt', fullchain_path=str(out / 'fullchain.crt'))),
-        refusal('no chain', 'server_cert', install_args(lab, 'viainter.crt', path=str(out / 'nochain.crt'))),
+        task('bundle', 'server_cert', install_args(lab, 'bundle.crt', fullchain_path=str(out / 'fullchain.crt'), ca_path=str(inter_root))),
+        refusal('no chain', 'server_cert', install_args(lab, 'viainter.crt', path=str(out / 'nochain.crt'), ca_path=str(inter_root))),
     ]))
     assert run.task('der')['changed'] is True
     assert run.task('content')['changed'] is False  # same certificate as the DER one, written as PEM
@@ -130,7 +136,7 @@ def test_der_content_chain_and_backup(lab, out, playbook):
     assert len(chain['chain']) == 3
     full = (out / 'fullchain.crt').read_text()
     assert full == (lab / 'viainter.crt').read_text() + (lab / 'inter.crt').read_text()  # leaf first, then intermediate
-    verify = ossl('verify', '-CAfile', lab / 'ca' / 'server-ca.crt', '-untrusted', lab / 'inter.crt', out / 'server.crt')
+    verify = ossl('verify', '-CAfile', inter_root, '-untrusted', lab / 'inter.crt', out / 'server.crt')
     assert verify.stdout.strip().endswith('OK')
     assert run.task('bundle')['changed'] is False  # the intermediate came in the same file
     assert 'does not chain' in run.task('no chain')['msg']
@@ -175,8 +181,12 @@ def test_each_refusal_names_the_problem_and_writes_nothing(lab, out, playbook):
     assert ok.task('short ok')['days_remaining'] in (9, 10)
 
 
-def test_whole_cn_in_san_is_installed_with_a_warning(lab, out, playbook):
-    run = playbook(playbook_text([task('install', 'server_cert', install_args(lab, 'wholecnsan.crt'))]))
+def test_whole_cn_in_san_is_refused_or_with_san_mismatch_warn_installed_with_a_warning(lab, out, playbook):
+    # issue 13: DNS SANs that do not name the FQDN fail by default (other TLS clients refuse them)
+    refused = playbook(playbook_text([refusal('install', 'server_cert', install_args(lab, 'wholecnsan.crt'))]))
+    assert "do not include %s; TLS clients other than the phones" % FQDN in refused.task('install')['msg']
+    assert not (out / 'server.crt').exists()
+    run = playbook(playbook_text([task('install', 'server_cert', install_args(lab, 'wholecnsan.crt', san_mismatch='warn'))]))
     result = run.task('install')
     assert result['changed'] is True
     assert result['subject_alt_names'] == ['DNS:%s/mailto:ops@lab.test' % FQDN]
