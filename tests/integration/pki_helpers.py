@@ -80,3 +80,26 @@ def ext_text(cert_or_csr_path, ext, req=False):
         return text.split('Requested Extensions:', 1)[1].split('Signature Algorithm', 1)[0] \
             if 'Requested Extensions:' in text else ''
     return ossl('x509', '-in', cert_or_csr_path, '-noout', '-ext', ext).stdout
+
+
+HOST_MOUNTS = ('/proc', '/sys', '/dev', '/run')
+
+
+def pem_private_keys_and_needles(root, needles):
+    """(files under ``root`` that are PEM private keys, files holding one of ``needles``), as paths inside ``root``."""
+    keys, holding = [], []
+    for dirpath, dirs, files in os.walk(root):
+        inside = '/' + os.path.relpath(dirpath, root).lstrip('.')
+        dirs[:] = [name for name in dirs if os.path.join(inside, name).replace('//', '/') not in HOST_MOUNTS]
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 50 << 20:
+                continue
+            with open(path, 'rb') as handle:
+                data = handle.read()
+            where = path[len(str(root)):]
+            if data.lstrip().startswith(b'-----BEGIN') and b'PRIVATE KEY-----' in data:
+                keys.append(where)
+            if any(needle in data for needle in needles):
+                holding.append(where)
+    return sorted(keys), holding

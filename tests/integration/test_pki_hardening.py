@@ -4,9 +4,6 @@ refuse (openssl makes them), and the lab CA's path length and name constraints h
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
 from mpp_harness import playbook_text, run_playbook
@@ -182,51 +179,3 @@ def test_a_lab_ca_of_an_older_version_is_kept_and_says_how_to_regenerate(lab):
     again = run_playbook(d / 'old-again', playbook_text([task('old', 'lab_ca', {
         'path': str(d / 'old'), 'csr_path': str(d / 's.csr'), 'cert_path': str(d / 'old.crt')})]))
     assert again.task('old')['changed'] is False
-
-
-# --------------------------------------------------------------------------- lab CA keys stay on the controller
-
-HOST_MOUNTS = ('/proc', '/sys', '/dev', '/run')
-
-
-def pem_private_keys_and_needles(root, needles):
-    """(files under ``root`` that are PEM private keys, files holding one of ``needles``), as paths inside ``root``."""
-    keys, holding = [], []
-    for dirpath, dirs, files in os.walk(root):
-        inside = '/' + os.path.relpath(dirpath, root).lstrip('.')
-        dirs[:] = [name for name in dirs if os.path.join(inside, name).replace('//', '/') not in HOST_MOUNTS]
-        for name in files:
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 50 << 20:
-                continue
-            with open(path, 'rb') as handle:
-                data = handle.read()
-            where = path[len(str(root)):]
-            if data.lstrip().startswith(b'-----BEGIN') and b'PRIVATE KEY-----' in data:
-                keys.append(where)
-            if any(needle in data for needle in needles):
-                holding.append(where)
-    return sorted(keys), holding
-
-
-def test_lab_signing_leaves_no_ca_key_on_the_server(testbed, tmp_path):
-    """Role server_certificate with signer lab on an SSH server: the lab CA (both keys) lives on the controller only."""
-    host = testbed.host('pkikeys', 'bookworm')
-    inventory = testbed.inventory(tmp_path / 'inventory.yml', hosts=[host])
-    ca_dir = tmp_path / 'controller' / 'lab-ca'
-    variables = {'mpp_cert_fqdn': 'prov.mpp.test', 'mpp_cert_signer': 'lab', 'mpp_cert_lab_ca_dir': str(ca_dir),
-                 'mpp_cert_csr_controller_dir': str(tmp_path / 'controller' / 'csr'), 'mpp_cert_verify_dns': False}
-    (tmp_path / 'vars.json').write_text(json.dumps(variables))
-    play = playbook_text(name='server certificate', hosts='provisioning_servers', roles=[{'role': 'phoneprov.mpp.server_certificate'}])
-    result = testbed.playbook(tmp_path, play, inventory=inventory, args=['-e', '@%s' % (tmp_path / 'vars.json')])
-    assert result.rc == 0, result.failures()
-    installed = host.path('/etc/ssl/mpp/server.crt')
-    assert ossl('verify', '-CAfile', ca_dir / 'server-ca.crt', installed).stdout.strip().endswith('OK')
-    needles = []
-    for name in ('server-ca.key', 'client-ca.key'):
-        lines = [line for line in (ca_dir / name).read_text().splitlines() if line and not line.startswith('-----')]
-        needles += [lines[len(lines) // 2].encode(), lines[len(lines) // 3].encode()]
-    keys, holding = pem_private_keys_and_needles(host.root, needles)
-    # the server's own key and the SSH host key are the only private keys on the server; no piece of a CA key anywhere
-    assert keys == ['/etc/ssh/ssh_host_ed25519_key', '/etc/ssl/mpp/server.key'], keys
-    assert holding == []

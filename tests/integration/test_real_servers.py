@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from mpp_harness import REPO, free_port, openssl, playbook_text, read_pid, stop_process
+from pki_helpers import pem_private_keys_and_needles
 from testbed import TestBed
 
 LAB = REPO / 'examples' / 'lab'
@@ -252,6 +253,21 @@ def test_private_keys_never_leave_the_servers(ssh_lab, deployed, tmp_path_factor
     roots = [str(ssh_lab.controller_dir), '/tmp', '/var/tmp', os.path.expanduser('~/.ansible')]
     leaks = _files_holding([root for root in roots if os.path.isdir(root)], needles, skip=(str(ssh_lab.bed.workdir),))
     assert leaks == []
+
+
+def test_lab_ca_keys_stay_on_the_controller(ssh_lab, deployed):
+    """Lab signing happens on the controller: each server holds its own key and its SSH host key as
+    its only private keys, and no piece of either lab CA key anywhere."""
+    assert deployed.rc == 0, _failures(deployed)
+    needles = []
+    for name in ('server-ca.key', 'client-ca.key'):
+        lines = [line for line in (ssh_lab.controller_dir / 'ca' / name).read_text().splitlines() if line and not line.startswith('-----')]
+        needles += [lines[len(lines) // 2].encode(), lines[len(lines) // 3].encode()]
+    for host in ssh_lab.hosts:
+        server_key = '/' + str(ssh_lab.server_path(host, 'tls', 'server.key').relative_to(host.root))
+        keys, holding = pem_private_keys_and_needles(host.root, needles)
+        assert keys == sorted(['/etc/ssh/ssh_host_ed25519_key', server_key]), (host.name, keys)
+        assert holding == [], (host.name, holding)
 
 
 def test_second_run_changes_nothing(ssh_lab, deployed, tmp_path):
