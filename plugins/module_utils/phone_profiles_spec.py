@@ -41,5 +41,5 @@ def task_argument_spec(path_type='path'):
         owner=dict(type='str'),
         group=dict(type='str'),
         # push-write: refuse profile keys under 128 bits (module_utils/profile_codec.py), or only warn.
-        weak_keys=dict(type='str', default='refuse', choices=['refuse', 'warn']),
+        weak_keys=dict(type='str', default='refuse', choices=['refuse', 'warn'], no_log=False),
     )

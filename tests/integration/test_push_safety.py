@@ -40,8 +40,8 @@ def ma(phone):
     return phone['mac'].replace(':', '')
 
 
-def push(dest, template):
-    args = {'phones': '{{ fleet }}', 'dest': str(dest), 'template': str(template), 'prune': True}
+def push(dest, template, **options):
+    args = dict({'phones': '{{ fleet }}', 'dest': str(dest), 'template': str(template), 'prune': True}, **options)
     return playbook_text([{'name': 'push', 'phoneprov.mpp.phone_profiles': args}])
 
 
@@ -180,3 +180,19 @@ def test_a_full_disk_fails_naming_the_file_and_publishes_nothing(playbook, tmp_p
         assert len(assert_manifest_consistent(dest).files) == 21
     finally:
         subprocess.run(['umount', str(disk)], check=True)
+
+
+def test_a_weak_profile_key_is_refused_naming_the_phone(playbook, tmp_path, template):
+    dest = tmp_path / 'docroot'
+    dest.mkdir()
+    fleet = [dict(phone, key='0123456789abcdef' * 2) for phone in phones(3)]
+    fleet[1]['key'] = 'Weak-Key-2'
+    run = playbook(push(dest, template, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet})
+    assert run.rc != 0
+    msg = run.task('push')['msg']
+    assert msg.startswith('phone #2 (mac 02:00:00:00:00:02): key: the key is too weak for aes-256-cbc: 10 characters'), msg
+    assert 'Weak-Key-2' not in run.stdout + run.stderr and os.listdir(dest) == []
+    warned = playbook(push(dest, template, encrypt='aes-256-cbc', weak_keys='warn'), extra_vars={'fleet': fleet})
+    assert warned.rc == 0 and sorted(warned.task('push')['created']) == [ma(phone) for phone in fleet]
+    assert '1 phones have a profile key under 128 bits (weak_keys=warn): 020000000002' in warned.stderr + warned.stdout
+    assert 'Weak-Key-2' not in warned.stdout + warned.stderr
