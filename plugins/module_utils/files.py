@@ -7,14 +7,30 @@ A file is written to a temporary file in the destination directory, given its fi
 while still private, flushed and renamed over the old one: a reader sees the old file or
 the new one, never a part, and a private key is never readable by others, not even for a
 moment (``AnsibleModule.atomic_move`` applies the umask to new files before we could chmod).
+
+Temporary files are named ``.<final name>.<8 random characters>.tmp`` (``tempfile.mkstemp``;
+:func:`temp_file_target` recognises them), so the next run can remove those an interrupted one
+left behind (:func:`remove_stale_temp_files`). A failed write raises OSError naming the final file.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+
+
+# tempfile.mkstemp's names: prefix, 8 characters of its alphabet, suffix.
+_TEMP_NAME = re.compile(r'^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$')
+
+
+def temp_file_target(name):
+    """The final file name a temporary file named ``name`` was for, or None if it is not one of ours."""
+    match = _TEMP_NAME.match(name)
+    return match.group('target') if match else None
 
 
 def read_bytes(path):
@@ -39,17 +55,18 @@ def _mode_bits(module, mode, path):
         return module._symbolic_mode_to_octal(os.stat_result((current,) + (0,) * 9), mode)  # pylint: disable=protected-access
 
 
-def atomic_write(path, content, mode=0o600, uid=None, gid=None, fsync=True):
-    """Write ``content`` (bytes) to ``path`` through a temporary file and a rename.
+def stage_file(path, content, mode=0o600, uid=None, gid=None, fsync=True):
+    """Write ``content`` (bytes) to a new temporary file beside ``path``; its path.
 
-    The temporary file is created 0600, chown-ed to ``uid``/``gid`` (when given, -1 or None
-    keeps the current one) and chmod-ed to ``mode`` before the rename, so the published file
-    never has wider permissions than asked for and is readable by its final owner/group the
-    moment it appears. ``fsync=False`` skips the flush to disk (bulk writers sync once).
+    The file is created 0600, chown-ed to ``uid``/``gid`` (when given, -1 or None keeps the
+    current one) and chmod-ed to ``mode``, so once renamed to ``path`` it never had wider
+    permissions than asked for. ``fsync`` flushes it to disk. On failure nothing is left behind
+    and the OSError names ``path`` (a full disk: ``No space left on device: '<path>'``).
     """
     directory = os.path.dirname(os.path.abspath(path)) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
         with os.fdopen(fd, 'wb') as handle:
             handle.write(content)
             handle.flush()
@@ -58,11 +75,66 @@ def atomic_write(path, content, mode=0o600, uid=None, gid=None, fsync=True):
             if uid is not None or gid is not None:
                 os.fchown(handle.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
             os.fchmod(handle.fileno(), mode)
+    except BaseException as exc:
+        if tmp is not None and os.path.lexists(tmp):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):  # named by the file it was for, not by a temporary name
+            raise OSError(exc.errno, exc.strerror, path) from exc
+        raise
+    return tmp
+
+
+def fsync_directory(directory):
+    """Flush a directory's entries (names created, renamed or removed) to disk."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, content, mode=0o600, uid=None, gid=None, fsync=True):
+    """Write ``content`` (bytes) to ``path`` through a temporary file and a rename.
+
+    The temporary file gets owner, group and mode before the rename (:func:`stage_file`), so the
+    published file is readable by its final owner/group the moment it appears and never by
+    others. ``fsync`` flushes the file before the rename and the directory after it;
+    ``fsync=False`` skips both (bulk writers sync once).
+    """
+    tmp = stage_file(path, content, mode, uid=uid, gid=gid, fsync=fsync)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+    if fsync:
+        fsync_directory(os.path.dirname(os.path.abspath(path)) or '.')
+
+
+def remove_stale_temp_files(directory, targets, older_than_ns):
+    """Remove the temporary files an interrupted run left in ``directory``: names of ours
+    (:func:`temp_file_target`) for a final name in ``targets``, regular files (never a link or a
+    directory), last modified before ``older_than_ns`` (the running run's start). The names removed.
+
+    Names are resolved relative to the directory's descriptor and not followed.
+    """
+    removed = []
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for name in sorted(os.listdir(dir_fd)):
+            if temp_file_target(name) not in targets:
+                continue
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and st.st_mtime_ns < older_than_ns:
+                    os.unlink(name, dir_fd=dir_fd)
+                    removed.append(name)
+            except FileNotFoundError:
+                continue
+    finally:
+        os.close(dir_fd)
+    return removed
 
 
 def publish_file(module, path, content, default_mode=0o644, backup=False, sensitive=False, diff_header=None):

@@ -43,4 +43,6 @@ def task_argument_spec(path_type='path'):
         mode=dict(type='raw', default='0640'),
         owner=dict(type='str'),
         group=dict(type='str'),
+        # push-write: refuse profile keys under 128 bits (module_utils/profile_codec.py), or only warn.
+        weak_keys=dict(type='str', default='refuse', choices=['refuse', 'warn'], no_log=False),
     )

@@ -21,7 +21,19 @@ it is encrypted; the phone detects a gzip header after decrypting.
 
 A salt may be passed in; by default the salt is random. ``derive_salt`` gives a salt that
 depends on the key and the plaintext only, so an unchanged profile encrypts to unchanged
-octets (idempotent publishing) while different profiles or keys never share a salt.
+octets (idempotent publishing) while different profiles or keys never share a salt. It is derived
+from the key octets the cipher uses (``encryption_key``): for ``aes-256-cbc`` always the UTF-8
+passphrase, whatever ``key_encoding`` says (that option is RFC 8188's).
+
+Key strength (``key_strength_bits``, ``weak_key_problem``, ``check_key``): a key is *weak* under
+``MIN_KEY_BITS`` (128) bits of entropy-equivalent length. A key used as text (the AES-256-CBC
+passphrase, an RFC 8188 IKM with ``key_encoding='utf-8'``) counts its length in characters times
+log2 of its alphabet: 10 when it is all digits, 16 when it is all hex digits of one case (the
+output of ``openssl rand -hex``), otherwise the sum of the classes it uses: digits 10, a-z 26,
+A-Z 26, other printable ASCII (punctuation, space) 33, any other character 128. So 32 hex
+digits, 22 mixed letters and digits, 28 lower-case letters or 20 characters from all four ASCII
+classes pass. A decoded key (``hex``, ``base64url``) counts 8 bits per octet: 16 octets pass.
+This bounds the strength from above by length; it cannot see that a long key is not random.
 """
 
 from __future__ import annotations
@@ -32,7 +44,9 @@ import gzip
 import hashlib
 import hmac
 import io
+import math
 import os
+import string
 import struct
 import zlib
 
@@ -53,6 +67,10 @@ GZIP_MAGIC = b'\x1f\x8b'
 RFC8188_HEADER_MIN = 21  # salt 16 + rs 4 + idlen 1
 RFC8188_TAG = 16
 RFC8188_DEFAULT_RS = 4096
+MIN_KEY_BITS = 128
+_ALPHABETS = ((frozenset(string.digits), 10), (frozenset(string.ascii_lowercase), 26), (frozenset(string.ascii_uppercase), 26),
+              (frozenset(string.punctuation + ' '), 33))
+_OTHER_ALPHABET = 128
 _CEK_INFO = b'Content-Encoding: aes128gcm\x00'
 _NONCE_INFO = b'Content-Encoding: nonce\x00'
 
@@ -89,6 +107,60 @@ def key_bytes(key, key_encoding='utf-8'):
         except (binascii.Error, ValueError) as exc:
             raise ProfileCodecError('the key is not valid hex: %s' % exc)
     raise ProfileCodecError('unknown key encoding %r, expected one of %s' % (key_encoding, ', '.join(KEY_ENCODINGS)))
+
+
+def encryption_key(key, encrypt, key_encoding='utf-8'):
+    """The key octets the cipher ``encrypt`` uses: the UTF-8 passphrase for ``aes-256-cbc``
+    (``key_encoding`` applies to ``rfc8188`` only), ``key_bytes(key, key_encoding)`` otherwise."""
+    return key_bytes(key, 'utf-8' if encrypt == 'aes-256-cbc' else key_encoding)
+
+
+def key_alphabet(text):
+    """The alphabet size the key text is taken from (see the module's docstring)."""
+    characters = set(text)
+    if characters <= set(string.digits):
+        return 10
+    if characters <= set(string.hexdigits) and (text == text.lower() or text == text.upper()):
+        return 16
+    size = sum(alphabet for members, alphabet in _ALPHABETS if characters & members)
+    if any(not any(char in members for members, _size in _ALPHABETS) for char in characters):
+        size += _OTHER_ALPHABET
+    return size
+
+
+def key_strength_bits(key, encrypt='aes-256-cbc', key_encoding='utf-8'):
+    """Entropy-equivalent length of a profile key in bits: characters times log2 of the alphabet
+    for a key used as text, 8 per octet for a decoded one. ProfileCodecError for an unusable key."""
+    octets = encryption_key(key, encrypt, key_encoding)
+    if encrypt == 'rfc8188' and key_encoding != 'utf-8':
+        return 8.0 * len(octets)
+    text = octets.decode('utf-8', 'replace')
+    return len(text) * math.log2(max(key_alphabet(text), 2))
+
+
+def weak_key_problem(key, encrypt='aes-256-cbc', key_encoding='utf-8'):
+    """Why the key is too weak to encrypt profiles (a text that never holds the key), or None."""
+    bits = key_strength_bits(key, encrypt, key_encoding)
+    if bits >= MIN_KEY_BITS:
+        return None
+    if encrypt == 'rfc8188' and key_encoding != 'utf-8':
+        measure = '%d octets' % len(encryption_key(key, encrypt, key_encoding))
+        advice = 'at least 16 octets'
+    else:
+        text = encryption_key(key, encrypt, key_encoding).decode('utf-8', 'replace')
+        measure = '%d characters from an alphabet of %d' % (len(text), key_alphabet(text))
+        advice = 'for example 32 hex digits (openssl rand -hex 16) or 22 random letters and digits'
+    return 'the key is too weak for %s: %s is about %d bits, %d needed (%s)' % (encrypt, measure, bits, MIN_KEY_BITS, advice)
+
+
+def check_key(key, encrypt, key_encoding='utf-8', refuse_weak=True):
+    """The key octets ``encrypt`` uses; ProfileCodecError for a key that cannot be used or, with
+    ``refuse_weak``, is weak (``weak_key_problem``)."""
+    octets = encryption_key(key, encrypt, key_encoding)
+    problem = weak_key_problem(key, encrypt, key_encoding) if refuse_weak else None
+    if problem:
+        raise ProfileCodecError(problem)
+    return octets
 
 
 def derive_salt(key, data, length):
@@ -273,8 +345,8 @@ def encode_profile(data, compress=False, encrypt='none', key=None, key_encoding=
                    record_size=RFC8188_DEFAULT_RS, keyid=b''):
     """Encode a profile: gzip when ``compress``, then encrypt (``none``, ``aes-256-cbc``, ``rfc8188``).
 
-    ``salt`` None means random; ``'derive'`` means ``derive_salt`` (deterministic per key and
-    plaintext); octets are used as given.
+    ``salt`` None means random; ``'derive'`` means ``derive_salt`` over the key octets the cipher
+    uses (``encryption_key``), deterministic per key and plaintext; octets are used as given.
     """
     if isinstance(data, str):
         data = data.encode('utf-8')
@@ -284,11 +356,13 @@ def encode_profile(data, compress=False, encrypt='none', key=None, key_encoding=
         data = gzip_compress(data)
     if encrypt == 'none':
         return data
+    # One key, as the cipher uses it, for the salt and for the encryption.
+    secret = encryption_key(key, encrypt, key_encoding)
     if salt == 'derive':
-        salt = derive_salt(key_bytes(key, key_encoding), data, 8 if encrypt == 'aes-256-cbc' else 16)
+        salt = derive_salt(secret, data, 8 if encrypt == 'aes-256-cbc' else 16)
     if encrypt == 'aes-256-cbc':
-        return openssl_encrypt(data, key, salt=salt)
-    return rfc8188_encrypt(data, key, key_encoding=key_encoding, salt=salt, record_size=record_size, keyid=keyid)
+        return openssl_encrypt(data, secret, salt=salt)
+    return rfc8188_encrypt(data, secret, salt=salt, record_size=record_size, keyid=keyid)
 
 
 def _looks_plain(data):

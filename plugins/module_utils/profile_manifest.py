@@ -14,20 +14,31 @@ name this module could have written (one file in ``dest`` named by the file name
 entry's MAC, not the manifest itself) is refused when loading (:attr:`Manifest.refused`), and
 prune deletes, relative to the directory's descriptor, only a regular file whose SHA-256 is still
 the entry's (:meth:`Manifest.remove`).
+
+One push at a time: a push that writes holds :class:`ManifestLock`, an exclusive ``flock`` on the
+manifest's directory, and loads the manifest only once it holds the lock, so two pushes never
+overwrite each other's manifest: the second waits ``LOCK_WAIT_SECONDS`` at most and fails naming
+the directory and the pid holding its lock (:func:`lock_holder`).
 """
 
 from __future__ import annotations
 
+import atexit
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import stat
+import time
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write
+from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write, stage_file
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError, parse_filename
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import EmulatorError, mac_macro_values
 
 MANIFEST_VERSION = 1
+LOCK_WAIT_SECONDS = 2.0
+_LOCK_POLL_SECONDS = 0.1
 
 
 class ManifestError(ValueError):
@@ -97,10 +108,78 @@ def load_manifest(path):
     return data['files']
 
 
+def manifest_bytes(files):
+    """The manifest file's content for the ``files`` dict."""
+    return json.dumps({'version': MANIFEST_VERSION, 'files': files}, sort_keys=True, separators=(',', ':')).encode('utf-8')
+
+
 def save_manifest(path, files, mode, uid=None, gid=None):
     """Write the manifest atomically (fsync-ed: it vouches for the files written before it)."""
-    data = json.dumps({'version': MANIFEST_VERSION, 'files': files}, sort_keys=True, separators=(',', ':')).encode('utf-8')
-    atomic_write(path, data, mode, uid=uid, gid=gid, fsync=True)
+    atomic_write(path, manifest_bytes(files), mode, uid=uid, gid=gid, fsync=True)
+
+
+def lock_holder(path):
+    """The pid holding a ``flock`` on ``path`` (Linux ``/proc/locks``), or None when unknown."""
+    try:
+        st = os.stat(path)
+        with open('/proc/locks') as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    inode = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiting requests are marked "->"
+        if len(fields) >= 6 and fields[1] == 'FLOCK' and fields[4].isdigit() and fields[5] == inode:
+            return int(fields[4])
+    return None
+
+
+class ManifestLock(object):
+    """The exclusive ``flock`` on the directory ``dest`` itself a writing push holds (see the module's
+    docstring; no lock file in a directory a web server serves). ``acquire`` waits at most ``wait``
+    seconds, then raises ManifestError naming the directory and the pid holding the lock; ``release``
+    (at the latest when the process exits) unlocks it."""
+
+    def __init__(self, dest, wait=LOCK_WAIT_SECONDS):
+        self.dest, self.wait = dest, wait
+        self.fd = None
+        self.acquired_ns = None
+
+    def acquire(self):
+        try:
+            fd = os.open(self.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ManifestError('cannot open %s to lock it: %s' % (self.dest, exc.strerror))
+        try:
+            self._wait_for(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd, self.acquired_ns = fd, time.time_ns()
+        atexit.register(self.release)
+        return self
+
+    def _wait_for(self, fd):
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise ManifestError('cannot lock %s (flock): %s' % (self.dest, exc.strerror))
+            if time.monotonic() >= deadline:
+                holder = lock_holder(self.dest)
+                raise ManifestError('another phone_profiles push into %s holds its lock (flock on the directory, %s) and did '
+                                    'not finish within %g s; nothing was written: run the task again when it has finished'
+                                    % (self.dest, 'pid unknown' if holder is None else 'pid %d' % holder, self.wait))
+            time.sleep(_LOCK_POLL_SECONDS)
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class Manifest(object):
@@ -137,9 +216,11 @@ class Manifest(object):
             return False
         return entry.get('stat') == stat_key(os.lstat(os.path.join(self.dest, filename)))
 
-    def record(self, filename, mac, sha256, render=None):
-        """Enter the file as it is now on disk."""
-        st = os.lstat(os.path.join(self.dest, filename))
+    def record(self, filename, mac, sha256, render=None, st=None):
+        """Enter the file as it is now on disk (``st``: its stat data, e.g. of the temporary file
+        a rename will make it; a rename keeps size, mtime and inode)."""
+        if st is None:
+            st = os.lstat(os.path.join(self.dest, filename))
         self.files[filename] = {'mac': mac, 'sha256': sha256, 'stat': stat_key(st), 'render': render}
 
     def remove(self, filename, dir_fd, check=False):
@@ -171,3 +252,8 @@ class Manifest(object):
 
     def save(self, mode, uid=None, gid=None):
         save_manifest(self.path, self.files, mode, uid, gid)
+
+    def stage(self, files, mode, uid=None, gid=None):
+        """The manifest listing ``files``, written and fsync-ed to a temporary file beside it; its path
+        (renaming it over the manifest is the caller's last step)."""
+        return stage_file(self.path, manifest_bytes(files), mode, uid=uid, gid=gid, fsync=True)

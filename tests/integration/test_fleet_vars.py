@@ -113,7 +113,7 @@ def test_vault_encrypted_fleet_file_is_decrypted_with_the_run_secrets(tmp_path):
     secret = tmp_path / 'vault-pass'
     secret.write_text('fleet-vault-password\n')
     keys = tmp_path / 'fleet' / 'all.yml'
-    write(keys, "- mac: '000e08abcd01'\n  key: phone-key-one\n")
+    write(keys, "- mac: '000e08abcd01'\n  key: phone-key-one-0123456789abcdef\n")
     subprocess.run([str(BIN / 'ansible-vault'), 'encrypt', '--vault-password-file', str(secret), str(keys)],
                    check=True, capture_output=True, env=ansible_env())
     assert keys.read_text().startswith('$ANSIBLE_VAULT')
@@ -123,10 +123,10 @@ def test_vault_encrypted_fleet_file_is_decrypted_with_the_run_secrets(tmp_path):
                        args=('--vault-password-file', str(secret)))
     assert run.rc == 0, run.stdout[-3000:]
     data = (dest / '000e08abcd01.xml').read_bytes()
-    plain = subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', 'phone-key-one'],
+    plain = subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', 'phone-key-one-0123456789abcdef'],
                            input=data, capture_output=True, check=True).stdout
     assert ElementTree.fromstring(plain).tag == 'flat-profile'
-    assert 'phone-key-one' not in run.stdout
+    assert 'phone-key-one-0123456789abcdef' not in run.stdout
 
 
 def test_fleet_next_to_the_playbook_and_stage_task_keeps_it_out_of_inventory_syncs(tmp_path):

@@ -35,7 +35,7 @@ TEMPLATE = """<flat-profile>
 
 def phones(count, start=0):
     return [{'mac': '02:00:00:%02x:%02x:%02x' % ((i >> 16) & 255, (i >> 8) & 255, i & 255),
-             'user': str(1000 + i), 'password': 'sip-pass-%d' % i, 'key': 'profile-key-%d' % i,
+             'user': str(1000 + i), 'password': 'sip-pass-%d' % i, 'key': 'profile-key-%d-0123456789abcdef' % i,
              'model': 'CP-8841-3PCC'} for i in range(start, start + count)]
 
 
@@ -158,10 +158,10 @@ def test_aes_256_cbc_gzip_decrypts_with_real_openssl(playbook, site, tmp_path):
     again = playbook(play(dest, template, compress=True, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet})
     assert again.task('push')['changed'] is False
     # A phone's new key re-encrypts only that phone.
-    fleet[1]['key'] = 'rotated-key'
+    fleet[1]['key'] = 'rotated-key-0123456789abcdef'
     rotated = playbook(play(dest, template, compress=True, encrypt='aes-256-cbc'), extra_vars={'fleet': fleet})
     assert rotated.task('push')['updated'] == [ma(fleet[1])]
-    subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', 'rotated-key',
+    subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', 'rotated-key-0123456789abcdef',
                     '-in', str(dest / ('%s.xml' % ma(fleet[1])))], capture_output=True, check=True)
 
 
@@ -376,6 +376,7 @@ def test_role_default_template_and_prune(playbook, tmp_path):
     mpp_profiles_dest: %s
     mpp_profiles_group: "0"
     mpp_profiles_create_dest: true
+    mpp_profiles_weak_keys: warn
   roles:
     - role: phoneprov.mpp.phone_profiles
 """ % dest

@@ -7,13 +7,19 @@ import json
 import os
 import pwd
 import stat
+import subprocess
+import sys
+import time
 
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write, publish_file, read_bytes
+from ansible_collections.phoneprov.mpp.plugins.module_utils.files import (
+    atomic_write, publish_file, read_bytes, remove_stale_temp_files, stage_file, temp_file_target)
+
+COLLECTIONS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '.build', 'collections')
 
 IS_ROOT = os.geteuid() == 0
 
@@ -154,3 +160,61 @@ def test_publish_into_a_missing_directory_fails_the_task(tmp_path, capsys):
     failure = json.loads(capsys.readouterr().out)
     assert failure['failed'] is True
     assert failure['msg'] == 'destination directory %s does not exist' % os.path.dirname(target)
+
+
+def run_limited(code, *args, limit=4096):
+    """``code`` in a Python process whose files may not grow beyond ``limit`` octets (RLIMIT_FSIZE,
+    SIGXFSZ ignored: a write past it fails with EFBIG, as a full disk fails with ENOSPC)."""
+    prelude = ('import resource, signal, sys\nsys.path.insert(0, %r)\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n'
+               'resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d))\n' % (str(COLLECTIONS), limit, limit))
+    return subprocess.run([sys.executable, '-c', prelude + code] + [str(arg) for arg in args],
+                          capture_output=True, text=True, check=False)
+
+
+def test_a_failed_stage_names_the_final_file_and_leaves_nothing(tmp_path):
+    target = tmp_path / '000e08abcdef.xml'
+    target.write_bytes(b'old')
+    run = run_limited('from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write\n'
+                      'try:\n    atomic_write(sys.argv[1], b"x" * 100000, 0o640)\n'
+                      'except OSError as exc:\n    print(exc)\n', target)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[Errno 27] File too large: '%s'" % target
+    assert os.listdir(tmp_path) == ['000e08abcdef.xml'] and target.read_bytes() == b'old'
+
+
+def test_stage_file_writes_a_private_temporary_file_of_ours(tmp_path):
+    target = tmp_path / 'a.xml'
+    tmp = stage_file(str(target), b'new', 0o640)
+    assert not target.exists() and open(tmp, 'rb').read() == b'new' and mode_of(tmp) == 0o640
+    assert temp_file_target(os.path.basename(tmp)) == 'a.xml'
+
+
+@pytest.mark.parametrize('name, target', [
+    ('.000e08abcdef.xml.k2x9_q0a.tmp', '000e08abcdef.xml'),
+    ('..phone_profiles.json.abcdefgh.tmp', '.phone_profiles.json'),
+    ('.000e08abcdef.xml.k2x9_q0.tmp', None),  # 7 characters: not mkstemp's
+    ('.000e08abcdef.xml.K2X9_Q0A.tmp', None),
+    ('000e08abcdef.xml.k2x9_q0a.tmp', None),
+    ('.phone_profiles.json.lock', None),
+])
+def test_temp_file_names_are_recognised(name, target):
+    assert temp_file_target(name) == target
+
+
+def test_stale_temp_files_only_ours_regular_and_older(tmp_path):
+    outside = tmp_path / 'outside'
+    outside.write_text('not in the directory')
+    dest = tmp_path / 'dest'
+    dest.mkdir()
+    stale = ['.a.xml.aaaaaaaa.tmp', '.b.xml.bbbbbbbb.tmp', '..m.json.cccccccc.tmp']
+    for name in stale + ['.other.xml.dddddddd.tmp', 'a.xml', '.m.json.lock']:
+        (dest / name).write_text(name)
+    (dest / '.a.xml.linklink.tmp').symlink_to(outside)
+    (dest / '.b.xml.dirdir00.tmp').mkdir()
+    cutoff = time.time_ns()
+    os.utime(dest / '.b.xml.bbbbbbbb.tmp', ns=(cutoff + 10 ** 9, cutoff + 10 ** 9))  # written by the running push
+    removed = remove_stale_temp_files(str(dest), {'a.xml', 'b.xml', '.m.json'}, cutoff)
+    assert removed == ['..m.json.cccccccc.tmp', '.a.xml.aaaaaaaa.tmp']
+    assert sorted(os.listdir(dest)) == ['.a.xml.linklink.tmp', '.b.xml.bbbbbbbb.tmp', '.b.xml.dirdir00.tmp', '.m.json.lock',
+                                        '.other.xml.dddddddd.tmp', 'a.xml']
+    assert outside.read_text() == 'not in the directory'

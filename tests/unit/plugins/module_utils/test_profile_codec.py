@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import gzip
+import subprocess
 
 import pytest
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import (
-    ProfileCodecError, decode_profile, derive_salt, encode_profile, evp_bytes_to_key, gzip_compress,
-    key_bytes, openssl_decrypt, openssl_encrypt, rfc8188_decrypt, rfc8188_encrypt,
+    KEY_ENCODINGS, MIN_KEY_BITS, ProfileCodecError, check_key, decode_profile, derive_salt, encode_profile, evp_bytes_to_key,
+    gzip_compress, key_bytes, key_strength_bits, openssl_decrypt, openssl_encrypt, rfc8188_decrypt, rfc8188_encrypt,
+    weak_key_problem,
 )
 
 PROFILE = b'<flat-profile>\n  <Resync_Periodic>3600</Resync_Periodic>\n</flat-profile>\n'
@@ -159,3 +161,68 @@ def test_rfc8188_salt_that_looks_like_xml_or_gzip_is_still_decrypted(first):
 def test_plain_and_gzip_still_decode_when_a_key_is_given():
     assert decode_profile(PROFILE, key='k')[0] == PROFILE
     assert decode_profile(gzip_compress(PROFILE), key='k') == (PROFILE, {'encryption': 'none', 'compressed': True})
+
+
+# Keys as operators write them: non-ASCII letters, shell and XML specials, a hex-looking passphrase.
+SPECIAL_KEYS = ['Grüße-aus-Köln-€-ключ-密钥!', 'q"$B`\\\' <&>;|*?~#%^()[]{}=+ 1x', '00112233445566778899aabbccddeeff']
+
+
+@pytest.mark.parametrize('key', SPECIAL_KEYS)
+@pytest.mark.parametrize('key_encoding', KEY_ENCODINGS)
+def test_aes_salt_is_derived_from_the_passphrase_octets_it_encrypts_with(key, key_encoding):
+    """AES-256-CBC always uses the UTF-8 passphrase (key_encoding is RFC 8188's): the derived salt
+    comes from those same octets, whatever key_encoding the task carries."""
+    out = encode_profile(PROFILE, compress=True, encrypt='aes-256-cbc', key=key, key_encoding=key_encoding, salt='derive')
+    assert out[8:16] == derive_salt(key.encode('utf-8'), gzip_compress(PROFILE), 8)
+    assert out == encode_profile(PROFILE, compress=True, encrypt='aes-256-cbc', key=key, salt='derive')  # idempotent
+    assert decode_profile(out, key=key) == (PROFILE, {'encryption': 'aes-256-cbc', 'compressed': True})
+
+
+@pytest.mark.parametrize('key', SPECIAL_KEYS)
+def test_the_phones_openssl_decrypts_profiles_with_special_keys(key):
+    """What the phone runs on a ``[--key KEY]`` profile (docs/phone-facts.md): openssl enc -d -aes-256-cbc -md md5 -k KEY."""
+    out = encode_profile(PROFILE, encrypt='aes-256-cbc', key=key, key_encoding='hex', salt='derive')
+    run = subprocess.run(['openssl', 'enc', '-d', '-aes-256-cbc', '-md', 'md5', '-k', key.encode('utf-8')],
+                         input=out, capture_output=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == PROFILE
+
+
+def test_rfc8188_salt_is_derived_from_the_decoded_key():
+    key = '00112233445566778899aabbccddeeff'
+    out = encode_profile(PROFILE, encrypt='rfc8188', key=key, key_encoding='hex', salt='derive')
+    assert out[:16] == derive_salt(bytes.fromhex(key), PROFILE, 16)
+    assert decode_profile(out, key=key, key_encoding='hex')[0] == PROFILE
+
+
+@pytest.mark.parametrize('key, encrypt, key_encoding, bits', [
+    ('00112233445566778899aabbccddeeff', 'aes-256-cbc', 'utf-8', 128),   # openssl rand -hex 16: 32 hex digits
+    ('0011223344aabbcc', 'aes-256-cbc', 'utf-8', 64),
+    ('12345678901234567890', 'aes-256-cbc', 'utf-8', 66.4),              # digits only: 10 symbols
+    ('abcdefghijklmnopqrstuvwxyzabcd', 'aes-256-cbc', 'utf-8', 141.0),  # 30 lower-case letters
+    ('Abcdefghij0123456789', 'aes-256-cbc', 'utf-8', 119.1),             # 62 symbols
+    ('correct horse battery staple', 'aes-256-cbc', 'utf-8', 164.7),     # lower case and other ASCII: 59
+    ('ключ', 'aes-256-cbc', 'utf-8', 28.0),                              # non-ASCII: 128 symbols
+    ('00112233445566778899aabbccddeeff', 'rfc8188', 'hex', 128),         # 16 octets
+    ('AAECAwQFBgcICQoLDA0ODw', 'rfc8188', 'base64url', 128),
+    ('AAECAwQFBgcICQoLDA0O', 'rfc8188', 'base64url', 120),
+    ('AAECAwQFBgcICQoLDA0O', 'rfc8188', 'utf-8', 119.1),                 # the text itself is the IKM
+])
+def test_key_strength_is_length_times_the_alphabet(key, encrypt, key_encoding, bits):
+    assert key_strength_bits(key, encrypt, key_encoding) == pytest.approx(bits, abs=0.1)
+    problem = weak_key_problem(key, encrypt, key_encoding)
+    assert (problem is None) is (bits >= MIN_KEY_BITS)
+    if problem:
+        assert key not in problem and '128' in problem
+
+
+def test_check_key_refuses_weak_keys_or_lets_them_pass():
+    strong = 'Xy7-' * 6
+    assert check_key(strong, 'aes-256-cbc', 'hex') == strong.encode('utf-8')  # a passphrase: key_encoding is not used
+    assert check_key('00112233445566778899aabbccddeeff', 'rfc8188', 'hex') == bytes(range(0, 256, 17))
+    with pytest.raises(ProfileCodecError, match=r'too weak .* 13 characters from an alphabet of 69 is about 79 bits, 128 needed') as error:
+        check_key('sip-pass-1234', 'aes-256-cbc', 'utf-8')
+    assert 'sip-pass-1234' not in str(error.value)
+    assert check_key('sip-pass-1234', 'aes-256-cbc', 'utf-8', refuse_weak=False) == b'sip-pass-1234'
+    with pytest.raises(ProfileCodecError, match='not valid hex'):
+        check_key('not hex', 'rfc8188', 'hex', refuse_weak=False)

@@ -7,11 +7,26 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
+import time
 
 import pytest
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_manifest import (
-    MANIFEST_VERSION, Manifest, ManifestError, is_profile_name, load_manifest, save_manifest, sha256_file)
+    MANIFEST_VERSION, Manifest, ManifestError, ManifestLock, is_profile_name, load_manifest, lock_holder, save_manifest, sha256_file)
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_payload import PayloadRecord
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_staging import Staging
+
+COLLECTIONS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '.build', 'collections')
+HOLDER = '''import sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_manifest import ManifestLock
+lock = ManifestLock(sys.argv[2]).acquire()
+print('locked', flush=True)
+sys.stdin.read()
+time.sleep(float(sys.argv[3]))
+'''
 
 NAME = '.phone_profiles.json'
 
@@ -121,3 +136,79 @@ def test_remove_deletes_only_the_unchanged_regular_file(tmp_path):
         os.close(fd)
     assert outside.read_bytes() == b'outside' and (dest / names['link']).is_symlink() and (dest / names['dir']).is_dir()
     assert (dest / names['edited']).read_bytes() == b'<flat-profile>edited</flat-profile>'
+
+
+def hold_lock(dest, linger=0.0):
+    """Another process holding the push lock of ``dest`` until its stdin is closed (plus ``linger`` s)."""
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, COLLECTIONS, str(dest), str(linger)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == 'locked\n'
+    return holder
+
+
+def test_a_second_push_fails_naming_the_lock_and_its_holder(tmp_path):
+    holder = hold_lock(tmp_path)
+    try:
+        assert lock_holder(str(tmp_path)) == holder.pid
+        started = time.monotonic()
+        with pytest.raises(ManifestError) as caught:
+            ManifestLock(str(tmp_path), wait=0.3).acquire()
+        assert 0.3 <= time.monotonic() - started < 2
+        assert str(caught.value) == ('another phone_profiles push into %s holds its lock (flock on the directory, pid %d) and '
+                                     'did not finish within 0.3 s; nothing was written: run the task again when it has finished'
+                                     % (tmp_path, holder.pid))
+    finally:
+        holder.communicate('')
+    assert lock_holder(str(tmp_path)) is None
+    lock = ManifestLock(str(tmp_path), wait=0.3).acquire()
+    assert lock_holder(str(tmp_path)) == os.getpid() and lock.acquired_ns <= time.time_ns()
+    lock.release()
+    assert lock_holder(str(tmp_path)) is None
+    assert os.listdir(tmp_path) == []  # no lock file among the profiles
+
+
+def test_the_lock_is_waited_for_a_short_while(tmp_path):
+    holder = hold_lock(tmp_path, linger=0.3)
+    holder.stdin.close()
+    lock = ManifestLock(str(tmp_path), wait=5).acquire()  # the holder exits after 0.3 s
+    assert holder.wait(5) == 0
+    lock.release()
+
+
+def test_a_directory_that_is_not_there_cannot_be_locked(tmp_path):
+    with pytest.raises(ManifestError, match='cannot open %s/missing to lock it: No such file or directory' % tmp_path):
+        ManifestLock(str(tmp_path / 'missing')).acquire()
+
+
+def record(name, content):
+    return PayloadRecord(name, name[:12], hashlib.sha256(content).hexdigest(), None, content, False)
+
+
+def test_staged_files_appear_only_on_commit(tmp_path):
+    (tmp_path / '000e08abcd01.xml').write_bytes(b'old')
+    staging = Staging(0o640)
+    for index in range(1, 4):
+        name = '000e08abcd%02d.xml' % index
+        staging.add(str(tmp_path / name), record(name, b'new %d' % index))
+    staging.close()
+    assert (tmp_path / '000e08abcd01.xml').read_bytes() == b'old' and not (tmp_path / '000e08abcd02.xml').exists()
+    manifest = Manifest(str(tmp_path), NAME)
+    for _tmp, _path, rec, st in staging.staged:
+        manifest.record(rec.filename, rec.mac, rec.sha256, st=st)
+    manifest_tmp = manifest.stage(manifest.files, 0o640)
+    staging.commit()
+    os.replace(manifest_tmp, manifest.path)
+    again = Manifest(str(tmp_path), NAME)
+    assert sorted(again.files) == ['000e08abcd01.xml', '000e08abcd02.xml', '000e08abcd03.xml']
+    assert all(again.verified(name)[0] == hashlib.sha256(b'new %d' % i).hexdigest() for i, name in enumerate(sorted(again.files), 1))
+    assert sorted(os.listdir(tmp_path)) == [NAME] + sorted(again.files)
+
+
+def test_an_aborted_staging_leaves_the_directory_as_it_was(tmp_path):
+    (tmp_path / '000e08abcd01.xml').write_bytes(b'old')
+    staging = Staging(0o640, in_flight=2)
+    staging.add(str(tmp_path / '000e08abcd01.xml'), record('000e08abcd01.xml', b'new'))
+    with pytest.raises(OSError, match="No such file or directory: '%s/missing/000e08abcd02.xml'" % tmp_path):
+        staging.add(str(tmp_path / 'missing' / '000e08abcd02.xml'), record('000e08abcd02.xml', b'new'))
+    staging.abort()
+    assert os.listdir(tmp_path) == ['000e08abcd01.xml'] and (tmp_path / '000e08abcd01.xml').read_bytes() == b'old'

@@ -68,7 +68,7 @@ def test_entries_are_resolved_and_checked():
         seen.append(text)
         return text.upper() if text == 'k1' else text
 
-    entries = check_phones(FLEET, task_args(encrypt='aes-256-cbc', templates={'CP-7841-3PCC': 'cp7841.j2'}), resolve)
+    entries = check_phones(FLEET, task_args(encrypt='aes-256-cbc', weak_keys='warn', templates={'CP-7841-3PCC': 'cp7841.j2'}), resolve)
     assert [(entry.index, entry.mac, entry.template) for entry in entries] == [
         (0, '000e08abcd01', 'profile.xml.j2'), (1, '000e08abcd02', 'cp7841.j2')]
     assert entries[0].phone == {'mac': '00:0e:08:ab:cd:01', 'key': 'K1'} and 'k2' in seen
@@ -82,6 +82,6 @@ def test_entries_are_resolved_and_checked():
 
 def test_rfc8188_keys_are_decoded_as_key_encoding_says():
     fleet = [{'mac': '000e08abcd01', 'key': 'not hex'}]
-    assert check_phones(fleet, task_args(encrypt='aes-256-cbc', key_encoding='hex'), str)  # a passphrase: any text
+    assert check_phones(fleet, task_args(encrypt='aes-256-cbc', key_encoding='hex', weak_keys='warn'), str)  # a passphrase: any text
     with pytest.raises(PhoneEntryError, match=r'phone #1 \(mac 000e08abcd01\): key: the key is not valid hex'):
         check_phones(fleet, task_args(encrypt='rfc8188', key_encoding='hex'), str)
