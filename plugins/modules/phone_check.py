@@ -33,6 +33,10 @@ description:
     aes128gcm with the key, parses the C(<flat-profile>); a profile that cannot be decoded or
     parsed is V(B). The parameters are returned as a dict (filtered and redacted, see O(parameter_names)
     and O(redact))."
+  - "Then, with O(follow_rules) (default), the rest of the phone's sequence: C(Profile_Rule_B), C(_C), C(_D) in order
+    (from the profiles read, or O(profile_rule_b)..O(profile_rule_d)), conditional rules evaluated, a failure stopping
+    the sequence; the retry and periodic timers as data (RV(schedule)); and C(Upgrade_Rule) against O(firmware)
+    (RV(upgrade)). The top-level fields, and O(expect), stay those of O(url) (C(Profile_Rule))."
   - The task fails when the behaviour differs from O(expect) and still returns every field;
     O(expect=any) only reports. Bad input (invalid MAC, a macro without a value, a rule that does
     not parse, a missing certificate file) fails before any traffic with a message naming it.
@@ -52,7 +56,8 @@ options:
       - The phone's profile rule (C(Profile_Rule)), C([options] URL) with macros, for example
         C([--key "$B"] https://prov.example.net/cfg/$MA.xml).
       - Only C(http://) and C(https://) are supported; a rule without a scheme (TFTP on a phone)
-        is refused.
+        is refused. With O(follow_rules), the conditional form '( expr )? url' is evaluated (see O(profile_rule_b)); a false
+        condition skips the rule (RV(behavior) null).
       - "Known options: C(--key), C(--uid), C(--pwd), C(--post), C(--alias). The C(--uid)/C(--pwd)
         syntax is not verified against the Cisco guide."
     type: str

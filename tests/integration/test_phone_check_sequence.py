@@ -39,6 +39,10 @@ TASKS = [
         'client_cert': "{{ certs['%s'].cert }}" % mac, 'client_key': "{{ certs['%s'].key }}" % mac,
         'ca_path': '{{ ca }}', 'nameservers': ['127.0.0.1'], 'dns_port': '{{ ns }}', 'timeout': 20, 'expect': 'A'}}
     for name, mac, firmware in (('old', OLD_PHONE, OLD), ('new', NEW_PHONE, NEW), ('broken', BROKEN_PHONE, NEW))]
+# The phone's own Profile_Rule is conditional and false: skipped; its Profile_Rule_B (an option) still runs.
+TASKS.append({'name': 'skipped', 'phoneprov.mpp.phone_check': dict(
+    TASKS[1]['phoneprov.mpp.phone_check'], url='( $SWVER lt %s )? {{ base }}/cfg/$MA.xml' % OLD,
+    profile_rule_b='{{ base }}/shared/common.xml', expect='any')})
 
 
 @pytest.fixture(scope='module')
@@ -108,3 +112,11 @@ def test_a_failing_rule_restarts_the_sequence_after_the_listed_delay(run):
     assert [d['delay'] for d in broken['schedule']['retry_delays']] == [1800, 3600, 7200]
     assert [(line['request'], line['status']) for line in server.log_lines() if line['mac'] == BROKEN_PHONE][:2] == [
         ('/cfg/%s.xml' % BROKEN_PHONE, 200), ('/shared/missing.xml', 404)]
+
+
+def test_a_false_condition_skips_the_phones_own_profile_rule(run):
+    skipped = run[0].task('skipped')
+    assert (skipped['behavior'], skipped['status'], skipped['step']) == (None, None, 'condition')
+    assert skipped['reason'].startswith('Profile_Rule not fetched: condition false')
+    assert [(rule['name'], rule['behavior']) for rule in skipped['rules']] == [('Profile_Rule', None), ('Profile_Rule_B', 'A')]
+    assert skipped['upgrade'] is None  # no profile was read that sets Upgrade_Rule

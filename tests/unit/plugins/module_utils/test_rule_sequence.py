@@ -19,13 +19,14 @@ import pytest
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils import phone_emulator as pe
 from ansible_collections.phoneprov.mpp.plugins.module_utils import profile_rule as pr
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import encode_profile
 from ansible_collections.phoneprov.mpp.plugins.module_utils import rule_condition as rc
 from ansible_collections.phoneprov.mpp.plugins.module_utils import rule_schedule as rs
 from ansible_collections.phoneprov.mpp.plugins.module_utils.rule_sequence import run_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'integration'))
 from mpp_harness import DnsServer  # noqa: E402  pylint: disable=wrong-import-position
-from phone_check_helpers import LabPKI  # noqa: E402  pylint: disable=wrong-import-position
+from phone_check_helpers import AuthServer, LabPKI  # noqa: E402  pylint: disable=wrong-import-position
 
 MA = '000e08abcdef'
 OLD, NEW = 'sip88xx.11-0-1MPP', 'sip88xx.12-0-1MPP'
@@ -167,7 +168,7 @@ def lab(tmp_path_factory):
     dns = DnsServer(base / 'dns', {'prov.mpp.test': ['127.0.0.1']})
     emulator = pe.Emulator(ca_path=str(pki.server_ca.path), nameservers=['127.0.0.1'], dns_port=dns.port, timeout=3)
     base_url = 'https://prov.mpp.test:%d' % httpd.server_address[1]
-    yield {'files': files, 'seen': seen, 'base': base_url, 'emulator': emulator, 'cert': cert, 'key': key}
+    yield {'files': files, 'seen': seen, 'base': base_url, 'emulator': emulator, 'cert': cert, 'key': key, 'pki': pki}
     httpd.shutdown()
     httpd.server_close()
     dns.stop()
@@ -178,9 +179,10 @@ def _profile(**params):
         '<%s>%s</%s>' % (name, value.replace('&', '&amp;'), name) for name, value in params.items())).encode()
 
 
-def _run(lab, path, firmware=OLD, settings=None, **kwargs):
+def _run(lab, path, firmware=OLD, settings=None, phone_args=None, **kwargs):
     del lab['seen'][:]
     phone = {'mac': MA, 'model': 'CP-8841-3PCC', 'firmware': firmware, 'client_cert': lab['cert'], 'client_key': lab['key']}
+    phone.update(phone_args or {})
     return run_sequence(lab['emulator'], phone, {'Profile_Rule': lab['base'] + path}, settings=settings, **kwargs)
 
 
@@ -220,6 +222,24 @@ def test_a_failing_rule_restarts_the_sequence_with_the_listed_delay(lab):
     going_on = _run(lab, '/a2/$MA.xml', stop_on_failure=False)
     assert [rule['behavior'] for rule in going_on['rules']] == ['A', 'C', 'A']
     assert going_on['sequence']['failed_rule'] == 'Profile_Rule_B'
+
+
+def test_a_later_rule_uses_its_own_options_and_the_gpp_values_a_profile_set(lab):
+    """Profile_Rule_B's [--key $B --uid --pwd]: $B from GPP_B of the profile just read, not the task's key or password."""
+    secret = 'key-from-gpp-b'
+    body = encode_profile(_profile(Station_Name='encrypted b'), compress=True, encrypt='aes-256-cbc', key=secret)
+    auth = AuthServer(*lab['pki'].good, files={'/b.xml': body}, username='phone', password='s3cret-b', scheme='basic')
+    try:
+        rule_b = '[--key $B --uid phone --pwd s3cret-b] https://prov.mpp.test:%d/b.xml' % auth.port
+        lab['files']['/a4.xml'] = (200, _profile(GPP_B=secret, Profile_Rule_B=rule_b))
+        run = _run(lab, '/a4.xml', phone_args={'key': 'task-key', 'username': 'task-user', 'password': 'task-password'})
+    finally:
+        auth.stop()
+    rule = run['rules'][1]
+    assert (rule['behavior'], rule['status'], rule['decoding']['encryption']) == ('A', 200, 'aes-256-cbc'), rule['reason']
+    assert run['state']['Station_Name'] == 'encrypted b'
+    assert [seen['authorization'] is not None for seen in auth.seen] == [False, True]
+    assert secret in run['secrets'] and 's3cret-b' in run['secrets']
 
 
 def test_first_rule_conditional_and_its_bad_input(lab):
