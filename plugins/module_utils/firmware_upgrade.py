@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import BEHAVIOR_A
+from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import FETCH_FIRMWARE
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import EmulatorError
 from ansible_collections.phoneprov.mpp.plugins.module_utils.rule_condition import rule_scheme, select_rule
 from ansible_collections.phoneprov.mpp.plugins.module_utils.rule_schedule import DEFAULTS, delay_for_attempt, parse_delays
@@ -61,7 +62,7 @@ def check_upgrade(emulator, phone, settings, macros):
             report['not_fetched'], report['would_start'] = scheme, None
             report['reason'] = '%s: the phone would download over %s; the emulator does not fetch it' % (scheme, scheme.upper())
             return report
-        result = emulator.resync(chosen, **dict(phone, macros=macro_dict, fetch='firmware', resync_fails_on_fnf=True))
+        result = emulator.resync(chosen, **dict(phone, macros=macro_dict, fetch=FETCH_FIRMWARE, resync_fails_on_fnf=True))
     except EmulatorError as exc:
         report['reason'] = 'the phone cannot use this Upgrade_Rule: %s' % exc
         return report

@@ -61,7 +61,7 @@ except ImportError:  # pragma: no cover - profile_codec needs the cryptography l
 
     decode_profile = None
 
-__all__ = ['DEFAULT_FIRMWARE', 'DEFAULT_MAX_REDIRECTS', 'DEFAULT_MAX_SIZE', 'DEFAULT_MODEL', 'HAS_PROFILE_CODEC', 'Emulator',
+__all__ = ['DEFAULT_FIRMWARE', 'DEFAULT_MAX_REDIRECTS', 'DEFAULT_MAX_SIZE', 'DEFAULT_MODEL', 'FETCH_FIRMWARE', 'FETCH_PROFILE', 'HAS_PROFILE_CODEC', 'Emulator',
            'EmulatorError', 'redact_parameters', 'summarize', 'user_agent']
 
 DEFAULT_MAX_REDIRECTS = 5
