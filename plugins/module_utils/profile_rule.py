@@ -218,8 +218,8 @@ def split_conditional_rule(rule):
     if not condition:
         raise EmulatorError('rule %r: the condition ( ) is empty' % (rule,))
     rest = rest[1:].strip()
-    bar = next((index for index, char in _outside_quotes(rest) if char == '|'), None)
-    then_rule, else_rule = (rest, None) if bar is None else (rest[:bar].strip(), rest[bar + 1:].strip() or None)
+    alternative = next((index for index, char in _outside_quotes(rest) if char == '|'), None)
+    then_rule, else_rule = (rest, None) if alternative is None else (rest[:alternative].strip(), rest[alternative + 1:].strip() or None)
     if not then_rule:
         raise EmulatorError('rule %r has a condition but no URL' % (rule,))
     return condition, then_rule, else_rule
