@@ -61,10 +61,11 @@ except ImportError:  # pragma: no cover - profile_codec needs the cryptography l
 
     decode_profile = None
 
-__all__ = ['DEFAULT_FIRMWARE', 'DEFAULT_MAX_REDIRECTS', 'DEFAULT_MAX_SIZE', 'DEFAULT_MODEL', 'HAS_PROFILE_CODEC', 'Emulator',
+__all__ = ['DEFAULT_FIRMWARE', 'DEFAULT_MAX_REDIRECTS', 'DEFAULT_MAX_SIZE', 'DEFAULT_MODEL', 'FETCH_FIRMWARE', 'FETCH_PROFILE', 'HAS_PROFILE_CODEC', 'Emulator',
            'EmulatorError', 'redact_parameters', 'summarize', 'user_agent']
 
 DEFAULT_MAX_REDIRECTS = 5
+FETCH_PROFILE, FETCH_FIRMWARE = 'profile', 'firmware'
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 
 
@@ -217,8 +218,12 @@ class Emulator(object):
 
     # ---------------------------------------------------------------- one phone
     def resync(self, url, mac, model=DEFAULT_MODEL, serial=None, firmware=DEFAULT_FIRMWARE, client_cert=None,
-               client_key=None, key=None, key_encoding='utf-8', username=None, password=None, macros=None, resync_fails_on_fnf=True):
+               client_key=None, key=None, key_encoding='utf-8', username=None, password=None, macros=None, resync_fails_on_fnf=True,
+               fetch=FETCH_PROFILE):
         """One resync; returns the result dict (never raises for a failed resync).
+
+        ``fetch=FETCH_FIRMWARE`` fetches an Upgrade_Rule's file instead (module_utils/firmware_upgrade.py):
+        a ranged GET of its first byte, 200 or 206 is A, nothing is decoded.
 
         ``result['_secrets']`` lists the key and password actually used (from the options, the
         rule or a macro): a caller that logs results must hide them and drop this entry.
@@ -263,7 +268,7 @@ class Emulator(object):
         start = time.monotonic()
         try:
             outcome = self._run(result, client_cert, client_key, (key, key_encoding), username, password,
-                                resync_fails_on_fnf)
+                                resync_fails_on_fnf, fetch == FETCH_FIRMWARE)
         except _Failure as failure:
             outcome = (failure.behavior, failure.reason, failure.step)
         result['behavior'], result['reason'], result['step'] = outcome
@@ -273,16 +278,17 @@ class Emulator(object):
         result['elapsed'] = round(time.monotonic() - start, 4)
         return result
 
-    def _run(self, result, client_cert, client_key, key, username, password, resync_fails_on_fnf):
+    def _run(self, result, client_cert, client_key, key, username, password, resync_fails_on_fnf, ranged=False):
         url = result['url']
         auth_header = None
         auth_tries = 0
         nc = 0
         while True:
-            status, response, body = self._request(result, url, client_cert, client_key, auth_header)
+            status, response, body = self._request(result, url, client_cert, client_key, auth_header, ranged)
             result['status'] = status
             result['url'] = url
-            outcome = http_behavior(status, resync_fails_on_fnf)
+            # A ranged GET's 206 is the file the phone would download whole (200).
+            outcome = http_behavior(200 if ranged and status == 206 else status, resync_fails_on_fnf)
             if outcome == REDIRECT:
                 location = response.getheader('Location')
                 if not location:
@@ -318,6 +324,9 @@ class Emulator(object):
                 auth_tries += 1
                 continue
             break
+        if ranged and status in (200, 206):
+            result['content_range'] = response.getheader('Content-Range') or response.getheader('Content-Length')
+            return BEHAVIOR_A, '%s: the file is there' % status_reason(status), 'done'
         if status != 200:
             behavior = outcome
             reason = status_reason(status)
@@ -414,7 +423,7 @@ class Emulator(object):
         result['dns_ok'] = True
         return tls
 
-    def _request(self, result, url, client_cert, client_key, auth_header):
+    def _request(self, result, url, client_cert, client_key, auth_header, ranged=False):
         scheme, host, port, path = parse_url(url)
         sock = self._connect(result, scheme, host, port, client_cert, client_key)
         conn = http_client.HTTPConnection(host, port, timeout=self.timeout)
@@ -431,11 +440,13 @@ class Emulator(object):
             conn.putheader('Connection', 'close')
             if auth_header:
                 conn.putheader(*auth_header)
+            if ranged:
+                conn.putheader('Range', 'bytes=0-0')
             conn.endheaders()
             response = conn.getresponse()
             status = response.status
             body = None
-            if status == 200:
+            if status == 200 and not ranged:
                 body = response.read(self.max_size + 1)
                 if len(body) > self.max_size:
                     body = None

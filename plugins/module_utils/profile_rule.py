@@ -113,15 +113,8 @@ def _split_options(rule):
     text = rule.strip()
     if not text.startswith('['):
         return None, text
-    quote = None
-    for index in range(1, len(text)):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in '"\'':
-            quote = char
-        elif char == ']':
+    for index, char in _outside_quotes(text, 1):
+        if char == ']':
             return text[1:index], text[index + 1:].strip()
     raise EmulatorError('profile rule %r: the options bracket [ ... ] is not closed' % (rule,))
 
@@ -179,3 +172,61 @@ def parse_url(url):
     if parts.query:
         path += '?' + parts.query
     return scheme, parts.hostname, port, path
+
+
+def _outside_quotes(text, start=0):
+    """``(index, char)`` of every character of ``text`` from ``start`` that is not inside double or single quotes."""
+    quote = None
+    for index in range(start, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in '"\'':
+            quote = char
+        else:
+            yield index, char
+
+
+def split_conditional_rule(rule):
+    """A rule's condition and its alternatives: ``( expr )? url1 | url2`` -> ``('expr', 'url1', 'url2')``.
+
+    Profile_Rule* and Upgrade_Rule take the guide's conditional form ``( expr )? rule``; after ``|``
+    comes the rule used when the condition is false (Cisco's MPP upgrade example). A rule
+    without a condition is ``(None, rule, None)``. The expression is evaluated by
+    module_utils/rule_condition.py; each alternative is parsed by :func:`parse_profile_rule`.
+    """
+    if not isinstance(rule, str) or not rule.strip():
+        raise EmulatorError('profile rule (url) is empty')
+    text = rule.strip()
+    if not text.startswith('('):
+        return None, text, None
+    depth = 0
+    close = None
+    for index, char in _outside_quotes(text):
+        if char == '(':
+            depth += 1
+        elif char == ')':
+            depth -= 1
+            if depth == 0:
+                close = index
+                break
+    rest = text[close + 1:].lstrip() if close is not None else ''
+    if close is None or not rest.startswith('?'):
+        raise EmulatorError('rule %r: a condition is written "( expr )? url"; the ")?" is missing' % (rule,))
+    condition = text[1:close].strip()
+    if not condition:
+        raise EmulatorError('rule %r: the condition ( ) is empty' % (rule,))
+    rest = rest[1:].strip()
+    alternative = next((index for index, char in _outside_quotes(rest) if char == '|'), None)
+    then_rule, else_rule = (rest, None) if alternative is None else (rest[:alternative].strip(), rest[alternative + 1:].strip() or None)
+    if not then_rule:
+        raise EmulatorError('rule %r has a condition but no URL' % (rule,))
+    return condition, then_rule, else_rule
+
+
+def url_scheme(url):
+    """The scheme a phone would use for ``url``: ``tftp`` when it names none (the guide's default)."""
+    if '://' not in url:
+        return 'tftp'
+    return urlsplit(url).scheme.lower()

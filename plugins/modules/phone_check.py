@@ -33,6 +33,10 @@ description:
     aes128gcm with the key, parses the C(<flat-profile>); a profile that cannot be decoded or
     parsed is V(B). The parameters are returned as a dict (filtered and redacted, see O(parameter_names)
     and O(redact))."
+  - "Then, with O(follow_rules) (default), the rest of the phone's sequence: C(Profile_Rule_B), C(_C), C(_D) in order
+    (from the profiles read, or O(profile_rule_b)..O(profile_rule_d)), conditional rules evaluated, a failure stopping
+    the sequence; the retry and periodic timers as data (RV(schedule)); and C(Upgrade_Rule) against O(firmware)
+    (RV(upgrade)). The top-level fields, and O(expect), stay those of O(url) (C(Profile_Rule))."
   - The task fails when the behaviour differs from O(expect) and still returns every field;
     O(expect=any) only reports. Bad input (invalid MAC, a macro without a value, a rule that does
     not parse, a missing certificate file) fails before any traffic with a message naming it.
@@ -52,7 +56,8 @@ options:
       - The phone's profile rule (C(Profile_Rule)), C([options] URL) with macros, for example
         C([--key "$B"] https://prov.example.net/cfg/$MA.xml).
       - Only C(http://) and C(https://) are supported; a rule without a scheme (TFTP on a phone)
-        is refused.
+        is refused. With O(follow_rules), the conditional form '( expr )? url' is evaluated (see O(profile_rule_b)); a false
+        condition skips the rule (RV(behavior) null).
       - "Known options: C(--key), C(--uid), C(--pwd), C(--post), C(--alias). The C(--uid)/C(--pwd)
         syntax is not verified against the Cisco guide."
     type: str
@@ -193,6 +198,58 @@ options:
     type: str
     choices: [all, unexpected, none]
     default: all
+  profile_rule_b:
+    description:
+      - The phone's C(Profile_Rule_B) before the resync (a profile it reads may set another one, which
+        then wins). Same syntax as O(url), also the conditional form '( expr )? url'.
+      - With O(follow_rules), the phone's rules run in order, C(Profile_Rule) (O(url)), C(_B), C(_C), C(_D),
+        and are returned in RV(rules).
+    type: str
+  profile_rule_c:
+    description: The phone's C(Profile_Rule_C), see O(profile_rule_b).
+    type: str
+  profile_rule_d:
+    description: The phone's C(Profile_Rule_D), see O(profile_rule_b).
+    type: str
+  settings:
+    description:
+      - Other parameters the phone holds before the resync, by their profile names, for example
+        C(Resync_Error_Retry_Delay), C(Resync_Periodic), C(Resync_At__HHmm_), C(Upgrade_Rule), C(Upgrade_Enable),
+        C(GPP_B). A profile the phone reads overrides them for the rules after it, as the phone applies it.
+    type: dict
+    default: {}
+  follow_rules:
+    description:
+      - "Follow the phone's whole rule sequence (module_utils/rule_sequence.py) after O(url): C(Profile_Rule_B),
+        C(_C), C(_D) from the profiles read or from O(profile_rule_b)..O(profile_rule_d); a false condition skips a
+        rule; a C(tftp) rule (or one without a scheme) is reported as not fetched, not as a failure."
+      - The top-level result stays that of O(url) (C(Profile_Rule)); RV(rules), RV(sequence), RV(schedule) and
+        RV(upgrade) report the rest. V(false) does one resync of O(url) only.
+      - "Not verified: that a profile's C(Profile_Rule_C) or C(GPP_B) already applies to the rules after it in
+        the same sequence (it does here)."
+    type: bool
+    default: true
+  stop_on_failure:
+    description:
+      - Stop the sequence at the first rule that fails (V(B) or V(C)), as the guide describes ("the whole
+        sequence is retried after C(Resync_Error_Retry_Delay)"). Not verified whether a phone still runs the
+        later rules; V(false) runs them and still reports the first failure.
+    type: bool
+    default: true
+  attempt:
+    description:
+      - Which try this resync stands for (1 = the first retry after a failure); it picks the element of a
+        C(Resync_Error_Retry_Delay) list such as C(1800,3600,7200) in RV(schedule) (the last repeats).
+    type: int
+    default: 1
+  check_upgrade:
+    description:
+      - "Follow C(Upgrade_Rule) (from the profiles read, or O(settings)) as the phone would: C(Upgrade_Enable) No
+        means no upgrade; the condition (as in '( $SWVER ne sip88xx.12-0-1MPP )? https://...') is evaluated against
+        O(firmware); the file is fetched over the client certificate as a ranged GET of its first byte
+        (C(Range: bytes=0-0)), 200 or 206 means the upgrade would start. Reported in RV(upgrade)."
+    type: bool
+    default: true
 '''
 
 EXAMPLES = r'''
@@ -379,6 +436,52 @@ summary:
                           "macs": ["000e08000001", "000e08000002"]}],
            "lines": ["A x2: HTTP 200 profile received, profile parsed (000e08000001, 000e08000002)",
                      "B x1: HTTP 404 file not found (000e08000003)"]}
+rules:
+  description:
+    - With O(follow_rules), each non-blank rule of the sequence in order, C(Profile_Rule) first - C(name), C(rule)
+      (as the phone holds it), C(condition), C(condition_true) (null without a condition), C(url) (expanded, after
+      redirects), C(status), C(behavior) (null when not fetched), C(reason), C(step) (as RV(step), or V(condition)
+      for a rule skipped by its condition, V(not_fetched), V(input) for a rule the emulator cannot use),
+      C(not_fetched) (the scheme, for example V(tftp)), C(parameter_count), C(decoding).
+  returned: single phone, with follow_rules
+  type: list
+  elements: dict
+  sample: [{"name": "Profile_Rule", "behavior": "A", "status": 200, "step": "done"},
+           {"name": "Profile_Rule_B", "condition": "$SWVER lt sip88xx.12-0-1MPP", "condition_true": false,
+            "behavior": null, "step": "condition"}]
+sequence:
+  description:
+    - The whole sequence - C(behavior) (the failed rule's V(B) or V(C), V(A) when every fetched rule succeeded, null
+      when none was fetched), C(failed_rule), C(reason), C(rules_fetched). After a failure the phone retries the whole
+      sequence after C(Resync_Error_Retry_Delay) (RV(schedule)).
+  returned: single phone, with follow_rules
+  type: dict
+  sample: {"behavior": "C", "failed_rule": "Profile_Rule_B", "rules_fetched": 2,
+           "reason": "Profile_Rule_B: HTTP 503 ...; the whole sequence is retried after Resync_Error_Retry_Delay"}
+schedule:
+  description:
+    - When the phone tries again, as data (seconds; C(random) is the C(+N) extra of a C(3600+600) element) from the
+      parameters it holds after the sequence - C(failed), C(attempt), C(retry_delays) (C(Resync_Error_Retry_Delay)
+      as a list of C(delay)/C(random), the last repeating), C(next_retry) (the element for O(attempt), null after
+      success or for 0), C(next_periodic) (C(Resync_Periodic) after success; null when 0 or when C(Resync_At) is
+      set), C(resync_at) (C(time), C(random_delay), C(window_minutes), C(next) in the local time of the machine running
+      the module), C(resync_random_delay).
+  returned: single phone, with follow_rules
+  type: dict
+  sample: {"failed": true, "attempt": 1, "next_retry": {"delay": 1800, "random": 0}, "next_periodic": null,
+           "retry_delays": [{"delay": 1800, "random": 0}, {"delay": 3600, "random": 0}], "resync_at": null,
+           "resync_random_delay": "2"}
+upgrade:
+  description:
+    - With O(check_upgrade) and an C(Upgrade_Rule) - C(rule), C(enabled) (C(Upgrade_Enable)), C(firmware) (the emulated
+      C($SWVER)), C(condition), C(condition_true), C(url), C(status) (206 or 200 when fetched), C(behavior),
+      C(not_fetched), C(size) (bytes, from C(Content-Range)), C(would_start) (null when not fetched), C(reason),
+      C(retry_delays) (C(Upgrade_Error_Retry_Delay)) and C(next_retry) after a failed download. Null without an
+      C(Upgrade_Rule).
+  returned: single phone, with follow_rules
+  type: dict
+  sample: {"rule": "( $SWVER ne sip88xx.12-0-1MPP )? https://prov.example.net/fw/$PN-12-0-1.loads",
+           "condition_true": true, "status": 206, "would_start": true, "size": 71024640}
 '''
 
 import traceback
@@ -391,6 +494,8 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.redaction import DEF
 try:
     from ansible_collections.phoneprov.mpp.plugins.module_utils.dns_check import HAS_DNSPYTHON
     from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_emulator import Emulator, EmulatorError
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import mac_macro_values
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.rule_sequence import run_sequence
     from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_report import (
         behaves_as_expected, fleet_report, not_checked)
     IMPORT_ERROR = None
@@ -401,6 +506,8 @@ except ImportError:  # pragma: no cover
 PHONE_KEYS = ('mac', 'model', 'serial', 'firmware', 'macros', 'key', 'username', 'password',
               'client_cert', 'client_key', 'url', 'expect')
 SECRET_KEYS = ('key', 'password')
+# The options that give the phone's Profile_Rule_B.._D (its Profile_Rule is url).
+SEQUENCE_RULES = (('profile_rule_b', 'Profile_Rule_B'), ('profile_rule_c', 'Profile_Rule_C'), ('profile_rule_d', 'Profile_Rule_D'))
 EXPECT_CHOICES = ('A', 'B', 'C', 'any')
 
 
@@ -425,11 +532,30 @@ def _phone_args(params, phone):
 
 
 def _resync(emulator, params, args):
-    return emulator.resync(
-        args['url'], args['mac'], model=args['model'], serial=args['serial'], firmware=args['firmware'],
-        client_cert=args['client_cert'], client_key=args['client_key'], key=args['key'],
-        key_encoding=params['key_encoding'], username=args['username'], password=args['password'],
-        macros=args['macros'], resync_fails_on_fnf=params['resync_fails_on_fnf'])
+    phone = dict(mac=args['mac'], model=args['model'], serial=args['serial'], firmware=args['firmware'],
+                 client_cert=args['client_cert'], client_key=args['client_key'], key=args['key'],
+                 key_encoding=params['key_encoding'], username=args['username'], password=args['password'],
+                 macros=args['macros'], resync_fails_on_fnf=params['resync_fails_on_fnf'])
+    if not params['follow_rules']:
+        return emulator.resync(args['url'], **phone)
+    return _sequence(emulator, params, args['url'], phone)
+
+
+def _sequence(emulator, params, url, phone):
+    """The phone's whole sequence (module_utils/rule_sequence.py); the top-level fields stay Profile_Rule's."""
+    rules = dict((parameter, params[option]) for option, parameter in SEQUENCE_RULES)
+    rules['Profile_Rule'] = url
+    run = run_sequence(emulator, phone, rules, settings=params['settings'], stop_on_failure=params['stop_on_failure'],
+                       attempt=params['attempt'], upgrade=params['check_upgrade'])
+    result = run['first']
+    if result is None:
+        first = run['rules'][0]
+        result = {'mac': mac_macro_values(phone['mac'])['MA'], 'url': None, 'rule_url': None, 'status': None, 'behavior': None,
+                  'reason': 'Profile_Rule not fetched: %s' % first['reason'], 'step': first['step'], 'parameters': {},
+                  'parameter_count': 0, 'next_try_parameter': None, 'next_try_value': None}
+    result.update(rules=run['rules'], sequence=run['sequence'], schedule=run['schedule'], upgrade=run['upgrade'],
+                  _secrets=run['secrets'])
+    return result
 
 
 def _fleet(module, emulator, params):
@@ -498,6 +624,14 @@ def main():
             workers=dict(type='int', default=4),
             return_phones=dict(type='str', default='all', choices=['all', 'unexpected', 'none']),
             client_identity=dict(type='raw', default='st'),
+            profile_rule_b=dict(type='str'),
+            profile_rule_c=dict(type='str'),
+            profile_rule_d=dict(type='str'),
+            settings=dict(type='dict', default={}),
+            follow_rules=dict(type='bool', default=True),
+            check_upgrade=dict(type='bool', default=True),
+            stop_on_failure=dict(type='bool', default=True),
+            attempt=dict(type='int', default=1),
         ),
         required_one_of=[('mac', 'phones')],
         mutually_exclusive=[('mac', 'phones')],
@@ -508,6 +642,8 @@ def main():
     if not HAS_DNSPYTHON:
         module.fail_json(msg=missing_required_lib('dnspython'))
     params = module.params
+    if params['attempt'] < 1:
+        module.fail_json(msg='attempt must be at least 1 (the first retry), got %d' % params['attempt'])
     if params['workers'] < 1:
         module.fail_json(msg='workers must be at least 1, got %d' % params['workers'])
     if params['timeout'] <= 0:
