@@ -176,7 +176,7 @@ profiles:
   description: The profile files in O(docroot) whose names follow O(profile_filename), keyed by C($MA); null without O(docroot).
   type: dict
   returned: always
-  sample: {"000e08abcdef": {"mtime": 1764637473.25, "time": "2026-12-02T01:04:33+00:00", "size": 1234, "etag": "\"692e3b21-4d2\""}}
+  sample: {"000e08abcdef": {"mtime": 1796173473.25, "time": "2026-12-02T01:04:33+00:00", "size": 1234, "etag": "\"6b0f6ea1-4d2\""}}
   contains:
     mtime:
       description: Modification time, epoch seconds.
