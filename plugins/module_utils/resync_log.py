@@ -32,9 +32,8 @@ DEFAULT_URL_PATH = '/cfg/'
 
 # One phone's record: a list (smaller and faster than a dict for 100,000 phones); what the latest
 # request sets stands last, from LAST_EPOCH on, so that one slice assignment sets it.
-# OWN_PATH is the URI of its own profile by the file name rule.
-(MAC, OWN_PATH, COUNT, OK_COUNT, OK_EPOCH, OK_FILE, MODEL, FIRMWARE,
- LAST_EPOCH, LAST_STATUS, LAST_FILE, CERT_KIND, REMOTE_ADDR, TLS, CIPHER) = range(15)
+(MAC, COUNT, OK_COUNT, OK_EPOCH, OK_FILE, MODEL, FIRMWARE,
+ LAST_EPOCH, LAST_STATUS, LAST_FILE, CERT_KIND, REMOTE_ADDR, TLS, CIPHER) = range(14)
 _NEVER = float('-inf')
 _LATEST = float('inf')
 
@@ -86,8 +85,7 @@ class LogSummary(object):
             return None, kind
         phone = self.phones.get(mac)
         if phone is None:
-            phone = self.phones[mac] = [mac, self.names.own_path(mac), 0, 0, _NEVER, None,
-                                        None, None, _NEVER, None, None, None, None, None, None]
+            phone = self.phones[mac] = [mac, 0, 0, _NEVER, None, None, None, _NEVER, None, None, None, None, None, None]
         return phone, kind
 
     def read(self, path):
@@ -106,14 +104,15 @@ class LogSummary(object):
     def _read_lines(self, handle, entry):
         # Once per line (a million a day): names bound locally, the parser's fast path inline
         # (LineParser.from_parts, without its calls), two dict operations for the counts.
-        parser, epoch_of, phone_of, file_mac = self._parser, self._parser.epoch, self.phone_of, self.names.file_mac
+        parser, epoch_of, phone_of = self._parser, self._parser.epoch, self.phone_of
+        files, file_mac = self.names.files, self.names.file_mac
         phones, counts, since = self.phones, self.counts, self.since
         first = _LATEST if self.first_epoch is None else self.first_epoch
         last = _NEVER if self.last_epoch is None else self.last_epoch
         lines = bad = ignored = 0
         time_text = epoch = layout = None
         size = keys = keys_of = values_of = None
-        bare, line_ends = parser.bare, LINE_ENDS
+        generic_tokens, status_tokens, line_ends = parser.generic_tokens, parser.status_tokens, LINE_ENDS
         try:
             for line in handle:
                 lines += 1
@@ -122,8 +121,8 @@ class LogSummary(object):
                     parts = line.split('"')
                     if len(parts) == size and keys_of(parts) == keys and parts[-1] in line_ends:
                         fields = values_of(parts)
-                        generic, status = bare.get(fields[3]), bare.get(fields[9])
-                        if generic is None or status is None or status is True or status is False:
+                        generic, status = generic_tokens.get(fields[3]), status_tokens.get(fields[9])
+                        if generic is None or status is None:
                             fields = None
                 if fields is None:
                     fields = parser.fields(line)
@@ -161,7 +160,7 @@ class LogSummary(object):
                 else:
                     kind = 'unique'
                 phone[COUNT] += 1
-                if status == 200 and (requested == phone[OWN_PATH] or file_mac(requested) == phone[MAC]) and method in ('GET', ''):
+                if status == 200 and (files.get(requested) or file_mac(requested)) == phone[MAC] and method in ('GET', ''):
                     phone[OK_COUNT] += 1
                     if epoch >= phone[OK_EPOCH]:
                         phone[OK_EPOCH] = epoch
@@ -249,23 +248,23 @@ def profile_times(docroot, names, wanted=None):
     """``{$MA: {mtime, time, size, etag}}`` of the profile files in ``docroot`` (names of the rule only)."""
     profiles = {}
     try:
-        entries = list(os.scandir(docroot))
+        with os.scandir(docroot) as entries:
+            for entry in entries:
+                mac = names.profile_mac(entry.name)
+                if mac is None or (wanted is not None and mac not in wanted):
+                    continue
+                try:
+                    if not entry.is_file():
+                        continue
+                    stat = entry.stat()
+                except OSError:
+                    continue  # removed while listed: not published
+                profiles[mac] = {'mtime': stat.st_mtime, 'time': iso_utc(stat.st_mtime), 'size': stat.st_size,
+                                 'etag': nginx_etag(stat.st_mtime, stat.st_size)}
     except FileNotFoundError:
         raise ResyncLogError('docroot %s: no such directory (the profiles directory, or null for no publish times)' % docroot)
     except OSError as exc:
         raise ResyncLogError('docroot %s: cannot list it: %s' % (docroot, exc.strerror or exc))
-    for entry in entries:
-        mac = names.profile_mac(entry.name)
-        if mac is None or (wanted is not None and mac not in wanted):
-            continue
-        try:
-            if not entry.is_file():
-                continue
-            stat = entry.stat()
-        except OSError:
-            continue  # removed while listed: not published
-        profiles[mac] = {'mtime': stat.st_mtime, 'time': iso_utc(stat.st_mtime), 'size': stat.st_size,
-                         'etag': nginx_etag(stat.st_mtime, stat.st_size)}
     return dict(sorted(profiles.items()))
 
 

@@ -136,7 +136,7 @@ def open_log(path):
         raise ResyncLogError('access log %s: %s' % (path, exc.strerror or exc))
 
 
-class _Layout(object):
+class _Layout(object):  # pylint: disable=too-few-public-methods
     """Where the fields stand in ``line.split('"')`` of one log format's lines (see LineParser)."""
 
     def __init__(self, size, key_positions, keys, value_positions):
@@ -148,12 +148,11 @@ class _Layout(object):
 
 def _learn_layout(parts):
     """The _Layout of a line's parts, or None when a field the summary needs is not where the fast path reads it."""
-    key_positions, positions = [], {}
+    positions = {}
     index = 1
     while index < len(parts) - 1:
         if not parts[index - 1].endswith(('{', ',')):
             return None
-        key_positions.append(index)
         if parts[index + 1] == ':':
             positions[parts[index]] = (True, index + 2)
             index += 4
@@ -167,7 +166,10 @@ def _learn_layout(parts):
         if position is None or is_text != (name in _TEXT_FIELDS) or (not is_text and not parts[position].endswith(',')):
             return None
         value_positions.append(position)
-    return _Layout(len(parts), key_positions, tuple(parts[position] for position in key_positions), value_positions)
+    # The keys of the fields read stand where the layout says: with no escape in the line, the
+    # strings before them (and so every position) are those of this format.
+    needed = [position - 2 if parts[position - 1] == ':' else position - 1 for position in value_positions]
+    return _Layout(len(parts), needed, tuple(parts[position] for position in needed), value_positions)
 
 
 class LineParser(object):
@@ -186,8 +188,9 @@ class LineParser(object):
     def __init__(self):
         self._hours = {}
         self._layouts = []
-        # Bare JSON values as the parts hold them (":200," ":false,"), each decoded once.
-        self.bare = {':true,': True, ':false,': False}
+        # Bare JSON values as the parts hold them (":false,", ":200,"), each decoded once.
+        self.generic_tokens = {':true,': True, ':false,': False}
+        self.status_tokens = {}
 
     @property
     def layout(self):
@@ -196,17 +199,17 @@ class LineParser(object):
 
     def bare_status(self, token):
         """The status of a bare token such as ``:200,``, None when it is not one (cached)."""
-        status = self.bare.get(token)
-        if status is None and token[1:-1].isdigit() and len(self.bare) < 1000:
-            status = self.bare[token] = int(token[1:-1])
-        return status if isinstance(status, int) and not isinstance(status, bool) else None
+        status = self.status_tokens.get(token)
+        if status is None and token[1:-1].isdigit() and len(self.status_tokens) < 1000:
+            status = self.status_tokens[token] = int(token[1:-1])
+        return status
 
     def from_parts(self, layout, parts):
         """:data:`FIELDS` of a line's parts read by ``layout``, None when they do not fit it."""
         if len(parts) != layout.size or layout.keys_of(parts) != layout.keys or parts[-1] not in LINE_ENDS:
             return None
         values = list(layout.values_of(parts))
-        values[3], values[9] = self.bare.get(values[3]), self.bare_status(values[9])
+        values[3], values[9] = self.generic_tokens.get(values[3]), self.bare_status(values[9])
         if values[3] is None or values[9] is None:
             return None
         return values
@@ -304,10 +307,6 @@ class ProfileNames(object):
         if mac is not None and len(self.files) < 1000000:
             self.files[requested] = mac
         return mac
-
-    def own_path(self, mac):
-        """The URI of the profile of the phone ``mac`` (``$MA``), as it asks for it."""
-        return self.url_path + profile_filename(self.pattern, mac)
 
     def profile_mac(self, name):
         """``$MA`` of the phone whose profile file (in the document root) ``name`` is, spelled as the rule writes it."""

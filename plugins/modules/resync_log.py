@@ -100,7 +100,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 phones:
-  description: One entry per phone seen, keyed by its MAC as C($MA) spells it (twelve lower-case hex digits).
+  description:
+    - One entry per phone seen, keyed by its MAC as C($MA) spells it (twelve lower-case hex digits); each entry holds
+      the fields below.
   type: dict
   returned: always
   sample: {"000e08abcdef": {"count": 24, "last_time": "2026-12-02T01:04:33+00:00", "last_status": 200,
@@ -173,7 +175,9 @@ unidentified:
       description: Their count per HTTP status (keys are the status as text).
       type: dict
 profiles:
-  description: The profile files in O(docroot) whose names follow O(profile_filename), keyed by C($MA); null without O(docroot).
+  description:
+    - The profile files in O(docroot) whose names follow O(profile_filename), keyed by C($MA), each entry with the
+      fields below; null without O(docroot).
   type: dict
   returned: always
   sample: {"000e08abcdef": {"mtime": 1796173473.25, "time": "2026-12-02T01:04:33+00:00", "size": 1234, "etag": "\"6b0f6ea1-4d2\""}}
@@ -218,7 +222,7 @@ files:
       description: Of those, lines that were not log records.
       type: int
     compressed:
-      description: Whether it was gzip.
+      description: Whether it was gzip (absent when skipped).
       type: bool
     skipped:
       description: Why it was not read (last written before O(since)); absent when read.

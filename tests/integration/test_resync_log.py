@@ -4,8 +4,9 @@
 One deployment on the system nginx (under the shared lock): phones fetch with curl and their
 client certificates (their own profile: 200; another phone's file: 403; a profile not
 published: 404; the generic certificate; no certificate at all), the log rotated between them
-as logrotate does it (copied to ``.1`` and emptied, the older file gzipped to ``.2.gz``); then the module runs through ansible-playbook and each phone's summary, the
-rotated files and the profile's ETag (against the header nginx sent) are checked.
+as logrotate does it (copied to ``.1`` and emptied, the older file gzipped to ``.2.gz``); then
+the module runs through ansible-playbook and each phone's summary, the rotated files and the
+profile's ETag (against the header nginx sent) are checked.
 """
 
 from __future__ import annotations
