@@ -103,19 +103,18 @@ class LogSummary(object):
 
     def _read_lines(self, handle, entry):
         # Once per line (a million a day): names bound locally, the parser's fast path inline
-        # (LineParser.from_parts, without its calls), two dict operations for the counts.
+        # (LineParser.from_parts, without its calls), one dict operation for the counts.
         parser, epoch_of, phone_of = self._parser, self._parser.epoch, self.phone_of
         files, file_mac = self.names.files, self.names.file_mac
         phones, counts, since = self.phones, self.counts, self.since
         first = _LATEST if self.first_epoch is None else self.first_epoch
         last = _NEVER if self.last_epoch is None else self.last_epoch
         lines = bad = ignored = 0
-        time_text = epoch = layout = None
+        time_text = epoch = hour_key = layout = None
         size = keys = keys_of = values_of = None
         generic_tokens, status_tokens, line_ends = parser.generic_tokens, parser.status_tokens, LINE_ENDS
         try:
-            for line in handle:
-                lines += 1
+            for lines, line in enumerate(handle, 1):
                 fields = None
                 if layout is not None and '\\' not in line:
                     parts = line.split('"')
@@ -135,9 +134,12 @@ class LogSummary(object):
                         layout = parser.layout
                         size, keys, keys_of, values_of = layout.size, layout.keys, layout.keys_of, layout.values_of
                 if fields[0] != time_text:
-                    # Lines of the same second share the conversion.
+                    # Lines of the same second share the conversion, the hour's key and first/last.
                     time_text = fields[0]
                     epoch = epoch_of(time_text)
+                    if epoch is not None and epoch >= since:
+                        hour_key = epoch // 3600 * 1000
+                        first, last = min(first, epoch), max(last, epoch)
                 if epoch is None:
                     bad += 1
                     continue
@@ -145,12 +147,8 @@ class LogSummary(object):
                     ignored += 1
                     continue
                 _time, remote_addr, cert_mac, _generic, model, firmware, ua_mac, method, requested, _status, tls, cipher = fields
-                key = epoch // 3600 * 1000 + status
+                key = hour_key + status
                 counts[key] = counts.get(key, 0) + 1
-                if epoch < first:
-                    first = epoch
-                if epoch > last:
-                    last = epoch
                 # Most lines: a certificate MAC spelled as $MA, of a phone seen before.
                 phone = phones.get(cert_mac) if cert_mac else None
                 if phone is None:

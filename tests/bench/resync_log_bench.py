@@ -71,6 +71,24 @@ print(json.dumps({'seconds': seconds, 'cpu': cpu, 'rss_mb': %s,
                   'profiles': len(result['profiles']), 'unidentified': result['unidentified']['count'],
                   'ok': sum(1 for phone in result['phones'].values() if phone['last_ok_time'])}))
 ''' % PEAK
+# What the lines alone cost on this machine now: read (gzip too) and split at '"' (the floor of the
+# fast path), or read and json.loads (the cost without it).
+FLOOR_CHILD = r'''
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log_lines import log_files, open_log
+work = json.loads if sys.argv[3] == 'json' else (lambda line: line.split('"'))
+start, cpu = time.perf_counter(), time.process_time()
+for path, _mtime in log_files(sys.argv[2]):
+    handle, _compressed = open_log(path)
+    with handle:
+        for line in handle:
+            try:
+                work(line)
+            except ValueError:
+                pass
+print(json.dumps({'seconds': time.perf_counter() - start, 'cpu': time.process_time() - cpu, 'rss_mb': %s}))
+''' % PEAK
 # The module as Ansible runs it (its file as __main__, the arguments file in argv), then its peak RSS on stderr.
 MODULE_CHILD = r'''
 import runpy, sys
@@ -242,7 +260,7 @@ def run_all(root, options):
     docroot, few_docroot = root / 'profiles', root / 'profiles-tenth'
     write_profiles(docroot, phones)
     write_profiles(few_docroot, few)
-    rows, problems = [], []
+    rows, problems, floors = [], [], []
     runs = (('backend', 'day', phones, lines, docroot), ('backend, twice the lines', 'two-days', phones, lines * 2, docroot),
             ('backend, a tenth of the phones', 'tenth-of-phones', few, lines, few_docroot))
     for label, name, fleet, count, profiles in runs:
@@ -253,6 +271,11 @@ def run_all(root, options):
         problems += check(label, figures, expected, fleet)
         rows.append((label, figures['lines'], fleet, disk, figures['seconds'], figures['cpu'], figures['rss_mb']))
         if name == 'day':
+            for label, work in (('lines read and split at \'"\' only (the floor)', 'split'), ('lines read and json.loads only', 'json')):
+                _wall, _cpu, out, _err = measure([sys.executable, '-c', FLOOR_CHILD, str(COLLECTIONS), str(log), work])
+                floor = json.loads(out)
+                print('%s: %.2f s (CPU %.2f s)' % (label, floor['seconds'], floor['cpu']))
+                floors.append((label, count, fleet, disk, floor['seconds'], floor['cpu'], floor['rss_mb']))
             module = module_run(root, log, profiles)
             print('module main: %.2f s (CPU %.2f s), peak RSS %.0f MB, result %.0f MB'
                   % (module['seconds'], module['cpu'], module['rss_mb'], module['result_mb']))
@@ -262,6 +285,7 @@ def run_all(root, options):
                           module['seconds'], module['cpu'], module['rss_mb'])
         shutil.rmtree(str(log.parent))
     rows.append(module_row)
+    rows.extend(floors)
     if rows[0][5] > options.limit:
         problems.append('backend took %.2f CPU seconds for %d lines, limit %.1f s' % (rows[0][5], lines, options.limit))
     return rows, problems
