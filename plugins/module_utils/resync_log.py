@@ -50,7 +50,6 @@ class LogSummary(object):
         # Requests per (UTC hour, status), as hour * 1000 + status: one dict operation a line.
         self.counts = {}
         self.files = []
-        self.lines = 0
         self.bad_lines = 0
         self.ignored_lines = 0
         self.first_epoch = None
