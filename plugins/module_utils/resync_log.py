@@ -300,6 +300,9 @@ def summarise(path=DEFAULT_PATH, rotated=True, docroot=DEFAULT_DOCROOT, url_path
 def run_module(module, result):
     """The module's backend: the summary into ``result``; nothing on the server changes."""
     params = module.params
+    docroot = params['docroot']
     result['changed'] = False
-    result.update(summarise(params['path'], params['rotated'], params['docroot'], params['url_path'],
-                            params['profile_filename'], params['since'], params['macs']))
+    if docroot is not None and not isinstance(docroot, str):
+        raise ResyncLogError('docroot must be a directory path or null, got %r' % (docroot,))
+    result.update(summarise(params['path'], params['rotated'], os.path.expanduser(os.path.expandvars(docroot)) if docroot else None,
+                            params['url_path'], params['profile_filename'], params['since'], params['macs']))

@@ -43,9 +43,9 @@ options:
     default: true
   docroot:
     description:
-      - The profiles' directory (C(mpp_server_docroot)), for RV(profiles).
+      - The profiles' directory (C(mpp_server_docroot)), for RV(profiles); C(~) and variables expand as in a path.
       - Null or empty for no publish times (RV(profiles) is then null).
-    type: path
+    type: raw
     default: /srv/mpp/profiles
   url_path:
     description: URL path of the profiles (C(mpp_server_url_path)); starts and ends with C(/).
@@ -264,7 +264,8 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log import (
 ARGUMENT_SPEC = dict(
     path=dict(type='path', default=DEFAULT_PATH),
     rotated=dict(type='bool', default=True),
-    docroot=dict(type='path', default=DEFAULT_DOCROOT),
+    # raw, not path: null must mean no publish times on every ansible-core (2.16-2.18 type-check a null against a default).
+    docroot=dict(type='raw', default=DEFAULT_DOCROOT),
     url_path=dict(type='str', default=DEFAULT_URL_PATH),
     profile_filename=dict(type='str', default='$MA.xml'),
     since=dict(type='raw'),

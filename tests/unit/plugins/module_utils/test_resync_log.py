@@ -9,6 +9,9 @@ import os
 
 import pytest
 
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.phoneprov.mpp.plugins.modules import resync_log as resync_log_module
 from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log import ResyncLogError, nginx_etag, summarise
 from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log_lines import FIELDS, LineParser, log_files
 
@@ -311,3 +314,21 @@ def test_bad_options(log, options, message):
 def test_log_files_unreadable_directory(tmp_path):
     with pytest.raises(ResyncLogError, match='access log directory'):
         log_files(str(tmp_path / 'missing' / 'mpp-access.log'))
+
+
+@pytest.mark.parametrize('docroot, profiles, failed', [
+    (None, None, False), ('', None, False), ('$MPP_UNIT_DOCROOT', [OWN], False), (5, None, True)])
+def test_the_module_main(log, tmp_path, capsys, monkeypatch, docroot, profiles, failed):
+    write(log, [mpp_line()])
+    (tmp_path / 'profiles').mkdir()
+    (tmp_path / 'profiles' / ('%s.xml' % OWN)).write_text('<flat-profile/>\n')
+    monkeypatch.setenv('MPP_UNIT_DOCROOT', str(tmp_path / 'profiles'))
+    with patch_module_args({'path': str(log), 'docroot': docroot, '_ansible_check_mode': True}):
+        with pytest.raises(SystemExit) as stop:
+            resync_log_module.main()
+    out = json.loads(capsys.readouterr().out)
+    assert (stop.value.code != 0, out.get('failed', False), out['changed']) == (failed, failed, False)
+    if failed:
+        assert out['msg'] == 'docroot must be a directory path or null, got 5'
+    else:
+        assert list(out['phones']) == [OWN] and (out['profiles'] if profiles is None else list(out['profiles'])) == profiles
