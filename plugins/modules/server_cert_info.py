@@ -125,8 +125,8 @@ expiry:
   type: str
   sample: warn
 peer_address:
-  description: The address the module connected to with O(host).
-  returned: when O(host) is given and the connection succeeded
+  description: The server address the live certificate was read from (O(host) resolved).
+  returned: when O(host) is given and the handshake succeeded
   type: str
   sample: 192.0.2.10
 msg:
