@@ -143,12 +143,13 @@ def test_verify_warns_and_fails_on_the_served_certificate(bed):
     assert served['days_left'] <= 20 and served['expiry'] == 'warn'
 
 
-def curl_loop(bed, out):
-    """A phone resyncing in a bounded loop (at most 3000 requests or 240 s), one line per request."""
-    script = ('end=$((SECONDS+240)); n=0; while [ $SECONDS -lt $end ] && [ $n -lt 3000 ]; do '
+def curl_loop(bed, out, stop_file):
+    """A phone resyncing in a bounded loop (at most 3000 requests or 240 s, until ``stop_file`` exists), one status a line."""
+    script = ('end=$((SECONDS+240)); n=0; while [ ! -e %s ] && [ $SECONDS -lt $end ] && [ $n -lt 3000 ]; do '
               'code=$(curl -sS -o /dev/null -w "%%{http_code}" --max-time 5 --cacert %s --cert %s --key %s '
-              '--resolve %s:%d:127.0.0.1 https://%s:%d/cfg/%s.xml 2>&1); echo "$code" >> %s; n=$((n+1)); done'
-              % (bed.pki.server_ca, bed.phone['cert'], bed.phone['key'], FQDN, bed.server.port, FQDN, bed.server.port, MAC, out))
+              '--resolve %s:%d:127.0.0.1 https://%s:%d/cfg/%s.xml 2>&1 | tr -s " " _); echo "$code" >> %s; n=$((n+1)); done'
+              % (stop_file, bed.pki.server_ca, bed.phone['cert'], bed.phone['key'], FQDN, bed.server.port, FQDN, bed.server.port,
+                 MAC, out))
     return subprocess.Popen(['bash', '-c', script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -162,7 +163,8 @@ def test_renewal_staged_refused_then_switched_without_downtime(bed):
     assert bed.live_digests() == before
     assert (bed.ssl / 'server.key.next').exists() and (bed.ssl / 'server.csr.next').exists()
     assert renew_csr.read_bytes() == (bed.ssl / 'server.csr.next').read_bytes()
-    assert 'verify OK' in openssl('req', '-verify', '-noout', '-in', str(renew_csr)).stderr
+    verified = openssl('req', '-verify', '-noout', '-in', str(renew_csr))
+    assert 'verify OK' in verified.stderr + verified.stdout
     assert bed.served_serial() == bed.old_serial
     line = staged.task('Per server - old and new notAfter, switched or not, what it serves now')
     assert 'renewal staged' in str(line), line
@@ -181,12 +183,17 @@ def test_renewal_staged_refused_then_switched_without_downtime(bed):
         assert digest(bed.ssl / 'server.key.next') == staged_key
 
     # Install with signer lab and switch while a phone keeps resyncing.
-    out = bed.workdir / 'curl-loop.txt'
-    loop = curl_loop(bed, out)
+    out, stop_file = bed.workdir / 'curl-loop.txt', bed.workdir / 'curl-loop.stop'
+    loop = curl_loop(bed, out, stop_file)
     try:
         switched = bed.run('renew-lab', 'renew_cert.yml', mpp_cert_signer='lab')
     finally:
-        stop_process(loop)
+        # The loop ends after its current request; stop_process only when it does not.
+        stop_file.touch()
+        try:
+            loop.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            stop_process(loop)
     assert switched.rc == 0, switched.stdout[-6000:]
     codes = out.read_text().split()
     assert len(codes) >= 20 and set(codes) == {'200'}, codes[-20:]
