@@ -178,6 +178,10 @@ def test_renewal_staged_refused_then_switched_without_downtime(bed):
         assert refused.rc != 0, name
         stop = refused.task('Stop with the reason, the old certificate serving')
         assert 'was refused' in stop['msg'] and words in stop['msg'], stop['msg']
+        summary = str(refused.task('Per server - old and new notAfter, switched or not, what it serves now'))
+        assert 'new certificate REFUSED, still on the old certificate' in summary and bed.old_serial in summary, summary
+        final = refused.task('Every server renewed or safe - none refused, rolled back or about to expire')
+        assert final.get('failed') and 'the renewal of localhost did not go through' in final['msg'], final
         assert bed.served_serial() == bed.old_serial
         assert bed.live_digests() == before
         assert digest(bed.ssl / 'server.key.next') == staged_key
