@@ -51,7 +51,7 @@ options:
   timeout:
     description: Seconds allowed for the connection and the TLS handshake.
     type: float
-    default: 10
+    default: 10.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - phoneprov.mpp.attributes.check_only
