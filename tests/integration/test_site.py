@@ -208,7 +208,9 @@ def test_tags_run_one_stage(lab, deployed, tmp_path):
     names = set(name for name, _res in result.tasks if not name.startswith('Validating arguments against arg spec'))
     assert names == {'Check the settings of the verify stage', 'Resync like the phones (phone_check, fleet mode)',
                      'How many phones got A, B and C, and why', 'Every phone behaves as expected',
-                     'What this run left on each provisioning server', 'Emulated resync of each phone'}, names
+                     'What this run left on each provisioning server', 'Emulated resync of each phone',
+                     'Days left on the certificate the server serves (fetched live)',
+                     'The certificate the server serves has enough days left'}, names
     assert result.changed == 0
 
 
