@@ -88,7 +88,7 @@ def _checked_result(server, result):
     """The parts of one server's resync_log result the report reads, checked; None when not read."""
     if result is None or not isinstance(result, dict) or result.get('failed') or result.get('skipped'):
         return None
-    phones, profiles = result.get('phones', {}), result.get('profiles', {})
+    phones, profiles = result.get('phones') or {}, result.get('profiles') or {}
     if not isinstance(phones, dict) or not isinstance(profiles, dict):
         raise ReportError('server %s: the resync_log result has no phones/profiles mappings' % server)
     checked = {}
