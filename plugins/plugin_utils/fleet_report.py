@@ -25,11 +25,13 @@ A phone's state, decided in this order (the first that holds wins):
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
+import re
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import http_behavior, next_try_parameter, status_reason
-from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MA_PATTERN, MACError, normalize_mac
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError, phone_mac
 
 CURRENT, STALE, FAILING, NEVER_SEEN, UNKNOWN = 'current', 'stale', 'failing', 'never_seen', 'unknown'
@@ -40,6 +42,12 @@ NOT_KNOWN = 'unknown'
 FORMAT_VERSION = 1
 # What a report entry copies from the newest request's resync_log entry.
 SEEN_FIELDS = ('remote_addr', 'tls', 'cipher', 'last_file')
+# The $MA form itself (resync_log's keys, most fleets): taken as it is, without the full MAC rule.
+_MA = re.compile(r'%s\Z' % MA_PATTERN)
+
+
+def _ma(value):
+    return value if isinstance(value, str) and _MA.match(value) else normalize_mac(value)
 
 
 class ReportError(ValueError):
@@ -52,8 +60,14 @@ def epoch(text):
         return None
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return float(text)
+    return _epoch_of_text(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _epoch_of_text(text):
+    # Cached: a log's phones share a few thousand distinct seconds.
     try:
-        value = datetime.datetime.fromisoformat(str(text).replace('Z', '+00:00'))
+        value = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
     except ValueError:
         raise ReportError('not an ISO 8601 time: %r' % (text,))
     if value.tzinfo is None:
@@ -75,7 +89,8 @@ def fleet_index(fleet):
     index = {}
     for position, entry in enumerate(fleet):
         try:
-            ma = phone_mac(position, entry)
+            mac = entry.get('mac') if isinstance(entry, dict) else None
+            ma = mac if isinstance(mac, str) and _MA.match(mac) else phone_mac(position, entry)
         except PhoneEntryError as exc:
             raise ReportError('fleet: %s' % exc)
         if ma in index:
@@ -86,18 +101,22 @@ def fleet_index(fleet):
 
 def _checked_result(server, result):
     """The parts of one server's resync_log result the report reads, checked; None when not read."""
-    if result is None or not isinstance(result, dict) or result.get('failed') or result.get('skipped'):
-        return None
+    if not isinstance(result, dict) or 'phones' not in result or any(result.get(key) for key in ('failed', 'unreachable', 'skipped')):
+        return None  # an unreachable or failed server: its log was not read
     phones, profiles = result.get('phones') or {}, result.get('profiles') or {}
     if not isinstance(phones, dict) or not isinstance(profiles, dict):
         raise ReportError('server %s: the resync_log result has no phones/profiles mappings' % server)
-    checked = {}
-    for key in phones:
-        try:
-            checked[normalize_mac(key)] = phones[key]
-        except MACError as exc:
-            raise ReportError('server %s: resync_log phones: %s' % (server, exc))
-    return {'phones': checked, 'profiles': dict((normalize_mac(key), value) for key, value in profiles.items()), 'raw': result}
+    try:
+        checked = dict((_ma(key), value) for key, value in phones.items())
+        published = dict((_ma(key), value) for key, value in profiles.items())
+    except MACError as exc:
+        raise ReportError('server %s: resync_log phones or profiles: %s' % (server, exc))
+    return {'phones': checked, 'profiles': published, 'raw': result}
+
+
+def _profile_iso(profile, seconds):
+    """The profile's publish time as resync_log wrote it, else from ``seconds``."""
+    return (profile or {}).get('time') or iso(seconds)
 
 
 def _profile_time(profile):
@@ -122,21 +141,27 @@ def _newest(items, key):
 def phone_state(ma, entry, sightings, servers):
     """The report entry of one MAC: ``entry`` its fleet entry (None: not in the fleet),
     ``sightings`` ``[(server, resync_log phone entry)]``, ``servers`` the checked results."""
-    published = [(name, _profile_time(servers[name]['profiles'].get(ma))) for name in sorted(servers)]
-    newest_publish = _newest(published, lambda item: item[1])
     out = {'state': None, 'in_fleet': entry is not None, 'model': (entry or {}).get('model'), 'firmware': None,
            'server': None, 'servers': [name for name, _seen in sightings], 'count': 0, 'last_time': None,
            'last_status': None, 'behavior': None, 'reason': None, 'next_try': None, 'cert_kind': None,
            'last_ok_time': None, 'last_ok_server': None, 'ok_count': 0, 'profile_current': False,
-           'profile_time': iso(newest_publish[1]) if newest_publish else None}
+           'profile_time': None}
     for field in SEEN_FIELDS:
         out[field] = None
     if not sightings:
-        out['state'] = NEVER_SEEN if entry is not None else UNKNOWN
+        published = [servers[name]['profiles'].get(ma) for name in sorted(servers)]
+        newest = _newest(published, _profile_time)
+        out.update(state=NEVER_SEEN if entry is not None else UNKNOWN, profile_time=_profile_iso(newest, _profile_time(newest)))
         return out
+    if len(sightings) == 1:  # most phones: one server saw them
+        server, last = sightings[0]
+        epoch(last.get('last_time'))  # checked as with several servers
+        ok = sightings[0] if last.get('last_ok_time') else None
+    else:
+        server, last = _newest(sightings, lambda item: epoch(item[1].get('last_time')))
+        ok = _newest(sightings, lambda item: epoch(item[1].get('last_ok_time')))
     out['count'] = sum(int(seen.get('count') or 0) for _name, seen in sightings)
     out['ok_count'] = sum(int(seen.get('ok_count') or 0) for _name, seen in sightings)
-    server, last = _newest(sightings, lambda item: epoch(item[1].get('last_time')))
     out.update(server=server, last_time=last.get('last_time'), cert_kind=last.get('cert_kind'),
                model=out['model'] or last.get('model'), firmware=last.get('firmware'))
     for field in SEEN_FIELDS:
@@ -144,12 +169,11 @@ def phone_state(ma, entry, sightings, servers):
     if any(seen.get('cert_kind') == 'generic' for _name, seen in sightings):
         out['cert_kind'] = 'generic'
     _status(out, last)
-    ok = _newest(sightings, lambda item: epoch(item[1].get('last_ok_time')))
     if ok is not None:
         ok_server, ok_seen = ok
-        publish = _profile_time(servers[ok_server]['profiles'].get(ma))
-        out.update(last_ok_time=ok_seen.get('last_ok_time'), last_ok_server=ok_server,
-                   profile_time=iso(publish) if publish is not None else None)
+        profile = servers[ok_server]['profiles'].get(ma)
+        publish = _profile_time(profile)
+        out.update(last_ok_time=ok_seen.get('last_ok_time'), last_ok_server=ok_server, profile_time=_profile_iso(profile, publish))
         out['profile_current'] = publish is not None and epoch(ok_seen['last_ok_time']) >= math.floor(publish)
     if entry is None:
         out['state'] = UNKNOWN
@@ -175,7 +199,11 @@ def _status(out, last):
 
 
 def _tally(table, key, state):
-    row = table.setdefault(key if key not in (None, '') else NOT_KNOWN, dict((name, 0) for name in STATES + ('total',)))
+    if key is None or key == '':
+        key = NOT_KNOWN
+    row = table.get(key)
+    if row is None:
+        row = table[key] = dict.fromkeys(STATES + ('total',), 0)
     row[state] += 1
     row['total'] += 1
 

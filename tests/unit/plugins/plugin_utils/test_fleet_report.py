@@ -131,8 +131,9 @@ def test_bad_input_is_named():
 
 
 def test_failed_results_count_as_not_read():
-    out = build_report([{'mac': MA[0]}], {'s': {'failed': True, 'msg': 'no log'}})
-    assert out['servers']['s'] == {'read': False} and out['phones'][MA[0]]['state'] == 'never_seen'
+    out = build_report([{'mac': MA[0]}], {'s': {'failed': True, 'msg': 'no log'}, 'u': {'unreachable': True, 'changed': False}, 'n': None})
+    assert out['servers'] == {'s': {'read': False}, 'u': {'read': False}, 'n': {'read': False}}
+    assert out['phones'][MA[0]]['state'] == 'never_seen'
 
 
 @pytest.mark.parametrize('percent, after, now, evaluated, failed', [
