@@ -140,6 +140,12 @@ def _phones(report, max_phones):
     return note + _table([name for name, _field in PHONE_COLUMNS], rows) + note
 
 
+def _generic_list(macs, shown=200):
+    if not macs:
+        return 'none'
+    return _text(', '.join(macs[:shown]) + (' ... (%d in all)' % len(macs) if len(macs) > shown else ''))
+
+
 def render_html(report, max_phones=1000):
     """The page's text."""
     counts = report['counts']
@@ -161,8 +167,7 @@ def render_html(report, max_phones=1000):
         '<h2>Servers</h2>', _servers(report),
         _state_table('By model', report['by_model']), _state_table('By firmware', report['by_firmware']),
         _state_table('By server (of the newest request)', report['by_server']),
-        '<h2>Generic certificate</h2><p>%s</p>' % (_text(', '.join(generic['macs'][:200]) + (' ...' if len(generic['macs']) > 200 else ''))
-                                                    if generic['macs'] else 'none'),
+        '<h2>Generic certificate</h2><p>%s</p>' % _generic_list(generic['macs']),
         '<h2>Phones that are not current</h2>', _phones(report, max_phones),
     ]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

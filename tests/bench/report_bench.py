@@ -5,11 +5,12 @@ Synthetic resync_log results of the agreed shape for N phones (default 100,000) 
 (default 2): 94 % current, 3 % stale (profile republished after the fetch), 2 % failing (403, 404,
 503), 1 % never seen, plus 0.1 % unknown MACs, each phone's requests split over the servers.
 Measured, in this process: the states (build_report), fleet-report.json, fleet-report.html and
-the Prometheus textfile, with peak RSS; then the same report through real ansible-playbook on
-localhost (the action plugin, fleet and results read from JSON extra-vars files), wall time.
-Writes a Markdown table.
+the Prometheus textfile, with peak RSS; then a smaller fleet (--playbook-phones, default 10,000)
+through real ansible-playbook on localhost (the action plugin, fleet and results read from JSON
+extra-vars files) twice, and a baseline playbook that only loads and templates the same extra vars
+once: what Ansible itself costs for that much data. Wall times. Writes a Markdown table.
 
-    .venv/bin/python tests/bench/report_bench.py [--phones 100000] [--servers 2] [--no-playbook]
+    .venv/bin/python tests/bench/report_bench.py [--phones 100000] [--servers 2] [--playbook-phones 10000]
         [--out tests/bench/RESULTS-fleet-report.md]
 """
 
@@ -50,6 +51,15 @@ PLAYBOOK = """
     - name: Counts
       ansible.builtin.debug:
         var: report.counts
+"""
+# What Ansible alone costs for the same extra vars: load them, template them once.
+BASELINE = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Count
+      ansible.builtin.debug:
+        msg: "{{ bench_results | length }} servers, {{ bench_fleet | length }} phones"
 """
 
 
@@ -104,53 +114,58 @@ def in_process(phones, servers):
     page = timed('fleet-report.html (1000 phones listed)', lambda: render_html(report), rows)
     timed('Prometheus textfile', lambda: render_prometheus(report), rows)
     rows.append(('total', sum(seconds for _what, seconds in rows)))
-    return report, rows, {'json': len(text), 'html': len(page)}, fleet, results
+    return report, rows, {'json': len(text), 'html': len(page)}
 
 
 def through_playbook(fleet, results):
+    """[(what, seconds, changed)] of ansible-playbook runs: the report twice, then the baseline."""
     with tempfile.TemporaryDirectory(prefix='mpp-report-bench-') as work:
         work = Path(work)
         (work / 'fleet.json').write_text(json.dumps({'bench_fleet': fleet}))
         (work / 'results.json').write_text(json.dumps({'bench_results': results}))
         (work / 'play.yml').write_text(PLAYBOOK)
+        (work / 'baseline.yml').write_text(BASELINE)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_PYTHON_INTERPRETER=str(BIN / 'python'))
-        cmd = [str(BIN / 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', str(work / 'play.yml'),
-               '-e', '@%s' % (work / 'fleet.json'), '-e', '@%s' % (work / 'results.json'), '-e', 'bench_dest=%s' % (work / 'out')]
-        times = []
-        for _run in range(2):
+        runs = []
+        for what, play in (('report, first run', 'play.yml'), ('report, rerun with the same input', 'play.yml'),
+                           ('baseline: the same extra vars, one debug task', 'baseline.yml')):
+            cmd = [str(BIN / 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', str(work / play),
+                   '-e', '@%s' % (work / 'fleet.json'), '-e', '@%s' % (work / 'results.json'), '-e', 'bench_dest=%s' % (work / 'out')]
             start = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-            times.append(time.perf_counter() - start)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800, check=False)
+            seconds = time.perf_counter() - start
             if proc.returncode != 0:
                 raise SystemExit('ansible-playbook failed:\n%s\n%s' % (proc.stdout[-3000:], proc.stderr[-3000:]))
-            changed = 'changed=1' in proc.stdout
-            times[-1] = (times[-1], changed)
-        return times
+            runs.append((what, seconds, 'changed=1' in proc.stdout))
+        return runs
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--phones', type=int, default=100000)
     parser.add_argument('--servers', type=int, default=2)
-    parser.add_argument('--no-playbook', action='store_true', help='only the in-process figures')
+    parser.add_argument('--playbook-phones', type=int, default=10000,
+                        help='phones of the ansible-playbook runs (0: none); Ansible loading the extra vars dominates them')
     parser.add_argument('--out', default=str(REPO / 'tests' / 'bench' / 'RESULTS-fleet-report.md'))
     args = parser.parse_args()
-    if args.phones < 1 or args.phones > 1000000 or args.servers < 1 or args.servers > 20:
-        parser.error('--phones 1..1000000, --servers 1..20')
-    report, rows, sizes, fleet, results = in_process(args.phones, args.servers)
+    if not 1 <= args.phones <= 1000000 or not 1 <= args.servers <= 20 or not 0 <= args.playbook_phones <= 100000:
+        parser.error('--phones 1..1000000, --servers 1..20, --playbook-phones 0..100000')
+    report, rows, sizes = in_process(args.phones, args.servers)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    command = ' '.join(['tests/bench/report_bench.py'] + sys.argv[1:])
     lines = ['# Fleet report benchmark', '',
-             '%s, Python %s, %d CPUs; `%s`' % (platform.platform(), platform.python_version(), os.cpu_count(),
-                                              ' '.join(['tests/bench/report_bench.py'] + sys.argv[1:])), '',
+             '%s, Python %s, %d CPUs; `%s`' % (platform.platform(), platform.python_version(), os.cpu_count(), command), '',
              '%d phones in the fleet, %d servers; counts %s' % (args.phones, args.servers, json.dumps(report['counts'])), '',
              '| step (in process) | seconds |', '|---|---|']
     lines += ['| %s | %.2f |' % (what, seconds) for what, seconds in rows]
     lines += ['', 'fleet-report.json %.1f MB, fleet-report.html %.0f kB; peak RSS of the process (synthetic input included) %.0f MB'
               % (sizes['json'] / 1e6, sizes['html'] / 1e3, rss)]
-    if not args.no_playbook:
-        runs = through_playbook(fleet, results)
-        lines += ['', '| ansible-playbook on localhost (fleet and results as JSON extra vars) | seconds | changed |', '|---|---|---|']
-        lines += ['| %s | %.1f | %s |' % (what, seconds, changed) for what, (seconds, changed) in zip(('first run', 'rerun, same input'), runs)]
+    if args.playbook_phones:
+        import ansible.release  # pylint: disable=import-outside-toplevel
+        runs = through_playbook(*synthetic(args.playbook_phones, args.servers)[:2])
+        lines += ['', '| ansible-playbook (ansible-core %s) on localhost, %d phones, fleet and results as JSON extra vars | seconds | changed |'
+                  % (ansible.release.__version__, args.playbook_phones), '|---|---|---|']
+        lines += ['| %s | %.1f | %s |' % run for run in runs]
     text = '\n'.join(lines) + '\n'
     Path(args.out).write_text(text)
     print(text)

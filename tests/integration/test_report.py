@@ -111,8 +111,8 @@ def report_inventory(path, testbed, host, bed_vars, local):
                ansible_ssh_common_args='-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes' % testbed.known_hosts)
     local_vars = dict((k, v) for k, v in local.vars.items() if k.startswith('mpp_server_'))
     local_vars.update(ansible_connection='local', ansible_python_interpreter=str(BIN / 'python'))
-    data = {'all': {'children': {'provisioning_servers': {'hosts': {'bed': bed, 'local': local_vars},
-                                                         'vars': {'mpp_phones': FLEET}}}}}
+    servers = {'hosts': {'bed': bed, 'local': local_vars}, 'vars': {'mpp_phones': FLEET}}
+    data = {'all': {'children': {'provisioning_servers': servers}}}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -252,8 +252,11 @@ def test_site_runs_the_report_only_when_asked(tmp_path):
     assert 'Build the fleet report' in _site_tasks(tmp_path, '--tags', 'all,report')
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason='chromium not installed (make system-packages)')
 def test_page_in_headless_chromium(fleet_run, tmp_path):
+    if CHROMIUM is None:
+        # As the test bed: skipped on a workstation without it, a failure in CI.
+        assert os.environ.get('CI') != 'true', 'chromium is missing: make system-packages installs it'
+        pytest.skip('chromium not installed (make system-packages)')
     page = fleet_run['reports'] / 'fleet-report.html'
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / 'fleet-report.png'
