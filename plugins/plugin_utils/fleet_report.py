@@ -76,10 +76,10 @@ def _epoch_of_text(text):
 
 
 def iso(seconds):
-    """ISO 8601 UTC (``2026-12-02T01:04:31Z``) of an epoch time; None for None."""
+    """ISO 8601 UTC as resync_log writes it (``2026-12-02T01:04:31+00:00``) of an epoch time; None for None."""
     if seconds is None:
         return None
-    return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S+00:00')
 
 
 def fleet_index(fleet):

@@ -28,7 +28,7 @@ DIR_MODE = 0o755
 
 
 def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S+00:00')
 
 
 def previous_report(path):

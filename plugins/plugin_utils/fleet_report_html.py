@@ -158,9 +158,9 @@ def render_html(report, max_phones=1000):
     body = [
         '<h1>Fleet report</h1>',
         '<p class="meta">generated %s &middot; fleet <span id="fleet-size">%d</span> phones &middot; push (newest profile) %s'
-        ' &middot; %d phones seen with the generic certificate (<span id="count-generic">%d</span>), %d more requests with it'
-        ' and no MAC</p>' % (_text(report['generated']), report['fleet_size'], _text(report['push_time']), generic['count'],
-                             generic['count'], generic['unidentified_requests']),
+        ' &middot; phones seen with the generic certificate: <span id="count-generic">%d</span> (and %d requests with it naming no MAC)'
+        '</p>' % (_text(report['generated']), report['fleet_size'], _text(report['push_time']), generic['count'],
+                  generic['unidentified_requests']),
         '<div class="tiles">%s</div>' % tiles,
         '<p class="meta">%d failing phones still run their current profile.</p>' % report['failing_with_current_profile'],
         '<h2>Charts</h2><div class="charts">%s</div>' % ''.join(charts),

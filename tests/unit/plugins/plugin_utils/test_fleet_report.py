@@ -67,7 +67,7 @@ def test_states_and_their_precedence(report):
     # Failing wins over a current profile; the entry still says it runs the current one.
     assert phones[MA[2]]['state'] == 'failing' and phones[MA[2]]['profile_current'] is True
     assert report['failing_with_current_profile'] == 1
-    assert phones[MA[3]]['state'] == 'never_seen' and phones[MA[3]]['profile_time'] == '2026-12-02T10:00:00Z'
+    assert phones[MA[3]]['state'] == 'never_seen' and phones[MA[3]]['profile_time'] == '2026-12-02T10:00:00+00:00'
     # Fetched in the push's second: the log has whole seconds, so that counts as current.
     assert phones[MA[4]]['state'] == 'current'
     assert phones[MA[5]]['state'] == 'never_seen' and phones[MA[5]]['server'] is None
@@ -81,7 +81,7 @@ def test_stale_when_the_profile_was_republished_after_the_fetch():
     fetched = seen('2026-12-02T10:05:00Z', ok_time='2026-12-02T10:05:00Z')
     republished = build_report([{'mac': MA[0]}], {'s': result({MA[0]: fetched}, {MA[0]: epoch('2026-12-02T10:05:01Z')})})
     assert republished['phones'][MA[0]]['state'] == 'stale'
-    assert republished['phones'][MA[0]]['profile_time'] == '2026-12-02T10:05:01Z'
+    assert republished['phones'][MA[0]]['profile_time'] == '2026-12-02T10:05:01+00:00'
     removed = build_report([{'mac': MA[0]}], {'s': result({MA[0]: fetched}, {})})
     assert removed['phones'][MA[0]]['state'] == 'stale' and removed['phones'][MA[0]]['profile_time'] is None
 
@@ -103,7 +103,7 @@ def test_counts_per_model_firmware_server_and_generic(report):
     assert report['per_hour'] == {'2026-12-02T09': 1, '2026-12-02T10': 8}
     assert report['servers']['down'] == {'read': False}
     assert report['servers']['one']['requests'] == 7 and report['servers']['one']['phones_seen'] == 6
-    assert report['push_time'] == '2026-12-02T10:01:00Z'
+    assert report['push_time'] == '2026-12-02T10:01:00+00:00'
 
 
 def test_report_holds_no_fleet_secrets(report):
