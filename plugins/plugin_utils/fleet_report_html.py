@@ -77,10 +77,10 @@ def _hour_chart(per_hour, width=760, height=180):
     step = float(width - left) / len(hours)
     parts.append('<text x="0" y="%d">%d</text><text x="0" y="%d">0</text>' % (plot_top + 10, biggest, plot_bottom))
     for column, (hour, value) in enumerate(hours):
-        bar = int((plot_bottom - plot_top) * value / biggest)
+        column_height = int((plot_bottom - plot_top) * value / biggest)
         x = left + column * step
         parts.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#1565c0"><title>%s: %d</title></rect>'
-                     % (x, plot_bottom - bar, max(step - 1, 1), max(bar, 1), _text(hour), value))
+                     % (x, plot_bottom - column_height, max(step - 1, 1), max(column_height, 1), _text(hour), value))
     parts.append('<text x="%d" y="%d">%s</text>' % (left, height - 6, _text(hours[0][0])))
     parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (width, height - 6, _text(hours[-1][0])))
     parts.append('</svg>')
