@@ -24,20 +24,18 @@ import time
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import http_behavior, status_reason
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
 from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log_lines import (
-    LineParser, ProfileNames, ResyncLogError, iso_utc, log_files, open_log, parse_time)
+    LINE_ENDS, IsoTimes, LineParser, ProfileNames, ResyncLogError, fast_mac, iso_utc, log_files, open_log, parse_time)
 
 DEFAULT_PATH = '/var/log/nginx/mpp-access.log'
 DEFAULT_DOCROOT = '/srv/mpp/profiles'
 DEFAULT_URL_PATH = '/cfg/'
 
-# One phone's record: a list (smaller and faster than a dict for 100,000 phones).
-(COUNT, LAST_EPOCH, LAST_STATUS, LAST_FILE, OK_EPOCH, OK_FILE, OK_COUNT, MODEL, FIRMWARE,
- CERT_KIND, REMOTE_ADDR, TLS, CIPHER) = range(13)
+# One phone's record: a list (smaller and faster than a dict for 100,000 phones); what the latest
+# request sets stands last, from LAST_EPOCH on, so that one slice assignment sets it.
+(MAC, COUNT, OK_COUNT, OK_EPOCH, OK_FILE, MODEL, FIRMWARE,
+ LAST_EPOCH, LAST_STATUS, LAST_FILE, CERT_KIND, REMOTE_ADDR, TLS, CIPHER) = range(14)
 _NEVER = float('-inf')
-
-
-def _new_phone():
-    return [0, _NEVER, None, None, _NEVER, None, 0, None, None, None, None, None, None]
+_LATEST = float('inf')
 
 
 class LogSummary(object):
@@ -49,122 +47,148 @@ class LogSummary(object):
         self.wanted = None if macs is None else frozenset(macs)
         self.phones = {}
         self.unidentified = {'count': 0, 'generic': 0, 'none': 0, 'statuses': {}}
-        self.statuses = {}
-        self.hours = {}
+        # Requests per (UTC hour, status), as hour * 1000 + status: one dict operation a line.
+        self.counts = {}
         self.files = []
-        self.lines = 0
         self.bad_lines = 0
         self.ignored_lines = 0
         self.first_epoch = None
         self.last_epoch = None
-        self._partial_lines = 0
         self._macs = {}
         self._parser = LineParser()
 
     def _mac(self, raw):
         """``$MA`` of a MAC as the log spells it (cached: each phone spells it the same way every time)."""
-        try:
-            return self._macs[raw]
-        except KeyError:
-            pass
-        try:
-            mac = normalize_mac(raw)
-        except MACError:
-            return None
-        if len(self._macs) < 1000000:
+        mac = self._macs.get(raw) or fast_mac(raw)
+        if mac is not None and len(self._macs) < 1000000:
             self._macs[raw] = mac
         return mac
+
+    def phone_of(self, cert_mac, generic, ua_mac, requested, status):
+        """(record, certificate kind) of the phone a line belongs to; (None, kind) when none or not wanted.
+
+        The loop's slow path: a certificate MAC not spelled as ``$MA`` or not seen before, or no certificate MAC.
+        """
+        mac = self._mac(cert_mac) if cert_mac else None
+        if mac is not None:
+            kind = 'unique'
+        else:
+            kind = 'generic' if generic else 'none'
+            mac = (self._mac(ua_mac) if ua_mac else None) or self.names.file_mac(requested)
+            if mac is None:
+                self.unidentified['count'] += 1
+                self.unidentified[kind] += 1
+                self.unidentified['statuses'][status] = self.unidentified['statuses'].get(status, 0) + 1
+                return None, kind
+        if self.wanted is not None and mac not in self.wanted:
+            return None, kind
+        phone = self.phones.get(mac)
+        if phone is None:
+            phone = self.phones[mac] = [mac, 0, 0, _NEVER, None, None, None, _NEVER, None, None, None, None, None, None]
+        return phone, kind
 
     def read(self, path):
         """Add every line of ``path`` (plain or gzip); the file's entry is appended to ``files``."""
         entry = {'path': path, 'lines': 0, 'bad_lines': 0, 'compressed': False}
         self.files.append(entry)
-        bad_before = self.bad_lines
+        handle, entry['compressed'] = open_log(path)
         try:
-            handle, entry['compressed'] = open_log(path)
             with handle:
-                entry['lines'] = self._read_lines(handle)
+                self._read_lines(handle, entry)
         except (OSError, EOFError, ValueError) as exc:
             # A truncated or corrupt rotated file: what was read counts, the rest is reported.
             entry['error'] = '%s: %s' % (type(exc).__name__, exc)
-            entry['lines'] = self._partial_lines
-        entry['bad_lines'] = self.bad_lines - bad_before
         return entry
 
-    def _read_lines(self, handle):
-        # The loop runs once per line (a million a day): names bound locally, work kept minimal.
-        parse, epoch_of, mac_of, file_mac = self._parser.fields, self._parser.epoch, self._mac, self.names.file_mac
-        phones, statuses, hours, unidentified = self.phones, self.statuses, self.hours, self.unidentified
-        since, wanted = self.since, self.wanted
-        count = 0
-        self._partial_lines = 0
-        for line in handle:
-            count += 1
-            self._partial_lines = count
-            fields = parse(line)
-            if fields is None:
-                if line.strip():
-                    self.bad_lines += 1
-                continue
-            time_text, remote_addr, cert_mac, generic, model, firmware, ua_mac, method, requested, status, tls, cipher = fields
-            epoch = epoch_of(time_text)
-            if epoch is None:
-                self.bad_lines += 1
-                continue
-            if epoch < since:
-                self.ignored_lines += 1
-                continue
-            statuses[status] = statuses.get(status, 0) + 1
-            hour = epoch // 3600
-            hours[hour] = hours.get(hour, 0) + 1
-            if self.first_epoch is None or epoch < self.first_epoch:
-                self.first_epoch = epoch
-            if self.last_epoch is None or epoch > self.last_epoch:
-                self.last_epoch = epoch
-            requested_mac = file_mac(requested)
-            mac = mac_of(cert_mac) if cert_mac else None
-            if mac is not None:
-                kind = 'unique'
-            else:
-                kind = 'generic' if generic else 'none'
-                mac = (mac_of(ua_mac) if ua_mac else None) or requested_mac
-            if mac is None:
-                unidentified['count'] += 1
-                unidentified[kind] += 1
-                unidentified['statuses'][status] = unidentified['statuses'].get(status, 0) + 1
-                continue
-            if wanted is not None and mac not in wanted:
-                continue
-            phone = phones.get(mac)
-            if phone is None:
-                phone = phones[mac] = _new_phone()
-            phone[COUNT] += 1
-            if status == 200 and requested_mac == mac and method in ('GET', ''):
-                phone[OK_COUNT] += 1
-                if epoch >= phone[OK_EPOCH]:
-                    phone[OK_EPOCH] = epoch
-                    phone[OK_FILE] = requested
-            if epoch >= phone[LAST_EPOCH]:
-                phone[LAST_EPOCH] = epoch
-                phone[LAST_STATUS] = status
-                phone[LAST_FILE] = requested
-                phone[CERT_KIND] = kind
-                phone[REMOTE_ADDR] = remote_addr
-                phone[TLS] = tls
-                phone[CIPHER] = cipher
-                if model:
-                    phone[MODEL] = model
-                    phone[FIRMWARE] = firmware or None
-        return count
+    def _read_lines(self, handle, entry):
+        # Once per line (a million a day): names bound locally, the parser's fast path inline
+        # (LineParser.from_parts, without its calls), one dict operation for the counts.
+        parser, epoch_of, phone_of = self._parser, self._parser.epoch, self.phone_of
+        files, file_mac = self.names.files, self.names.file_mac
+        phones, counts, since = self.phones, self.counts, self.since
+        first = _LATEST if self.first_epoch is None else self.first_epoch
+        last = _NEVER if self.last_epoch is None else self.last_epoch
+        lines = bad = ignored = 0
+        time_text = epoch = hour_key = layout = None
+        size = keys = keys_of = values_of = None
+        generic_tokens, status_tokens, line_ends = parser.generic_tokens, parser.status_tokens, LINE_ENDS
+        try:
+            for lines, line in enumerate(handle, 1):
+                fields = None
+                if layout is not None and '\\' not in line:
+                    parts = line.split('"')
+                    if len(parts) == size and keys_of(parts) == keys and parts[-1] in line_ends:
+                        fields = values_of(parts)
+                        generic, status = generic_tokens.get(fields[3]), status_tokens.get(fields[9])
+                        if generic is None or status is None:
+                            fields = None
+                if fields is None:
+                    fields = parser.fields(line)
+                    if fields is None:
+                        if line.strip():
+                            bad += 1
+                        continue
+                    generic, status = fields[3], fields[9]
+                    if parser.layout is not None and parser.layout is not layout:
+                        layout = parser.layout
+                        size, keys, keys_of, values_of = layout.size, layout.keys, layout.keys_of, layout.values_of
+                if fields[0] != time_text:
+                    # Lines of the same second share the conversion, the hour's key and first/last.
+                    time_text = fields[0]
+                    epoch = epoch_of(time_text)
+                    if epoch is not None and epoch >= since:
+                        hour_key = epoch // 3600 * 1000
+                        first, last = min(first, epoch), max(last, epoch)
+                if epoch is None:
+                    bad += 1
+                    continue
+                if epoch < since:
+                    ignored += 1
+                    continue
+                _time, remote_addr, cert_mac, _generic, model, firmware, ua_mac, method, requested, _status, tls, cipher = fields
+                key = hour_key + status
+                counts[key] = counts.get(key, 0) + 1
+                # Most lines: a certificate MAC spelled as $MA, of a phone seen before.
+                phone = phones.get(cert_mac) if cert_mac else None
+                if phone is None:
+                    phone, kind = phone_of(cert_mac, generic, ua_mac, requested, status)
+                    if phone is None:
+                        continue
+                else:
+                    kind = 'unique'
+                phone[COUNT] += 1
+                if status == 200 and (files.get(requested) or file_mac(requested)) == phone[MAC] and method in ('GET', ''):
+                    phone[OK_COUNT] += 1
+                    if epoch >= phone[OK_EPOCH]:
+                        phone[OK_EPOCH] = epoch
+                        phone[OK_FILE] = requested
+                if epoch >= phone[LAST_EPOCH]:
+                    phone[LAST_EPOCH:] = (epoch, status, requested, kind, remote_addr, tls, cipher)
+                    if model:
+                        phone[MODEL] = model
+                        phone[FIRMWARE] = firmware or None
+        finally:
+            entry['lines'] += lines
+            entry['bad_lines'] += bad
+            self.bad_lines += bad
+            self.ignored_lines += ignored
+            if last != _NEVER:
+                self.first_epoch, self.last_epoch = first, last
 
     def result(self):
         """The module's return values (without ``profiles``)."""
+        statuses, hours = {}, {}
+        for key, count in self.counts.items():
+            hour, status = divmod(key, 1000)
+            statuses[status] = statuses.get(status, 0) + count
+            hours[hour] = hours.get(hour, 0) + count
+        iso, meanings = IsoTimes(), {}
         return {
-            'phones': dict((mac, _phone_result(phone)) for mac, phone in sorted(self.phones.items())),
+            'phones': dict((mac, _phone_result(phone, iso, meanings)) for mac, phone in sorted(self.phones.items())),
             'unidentified': dict(self.unidentified, statuses=_status_keys(self.unidentified['statuses'])),
-            'statuses': _status_keys(self.statuses),
+            'statuses': _status_keys(statuses),
             'per_hour': dict((time.strftime('%Y-%m-%dT%H', time.gmtime(hour * 3600)), count)
-                             for hour, count in sorted(self.hours.items())),
+                             for hour, count in sorted(hours.items())),
             'files': self.files,
             'lines': self.lines_total(),
             'bad_lines': self.bad_lines,
@@ -181,23 +205,26 @@ def _status_keys(counts):
     return dict((str(status), count) for status, count in sorted(counts.items()))
 
 
-def _behavior(status):
+def _meaning(status):
     try:
         return http_behavior(status), status_reason(status)
     except ValueError:
         return None, 'HTTP status %r' % (status,)
 
 
-def _phone_result(phone):
-    behavior, reason = _behavior(phone[LAST_STATUS])
+def _phone_result(phone, iso, meanings):
+    status = phone[LAST_STATUS]
+    if status not in meanings:
+        meanings[status] = _meaning(status)
+    behavior, reason = meanings[status]
     return {
         'count': phone[COUNT],
-        'last_time': iso_utc(phone[LAST_EPOCH]),
+        'last_time': iso(phone[LAST_EPOCH]),
         'last_status': phone[LAST_STATUS],
         'last_behavior': behavior,
         'last_reason': reason,
         'last_file': phone[LAST_FILE],
-        'last_ok_time': None if phone[OK_COUNT] == 0 else iso_utc(phone[OK_EPOCH]),
+        'last_ok_time': None if phone[OK_COUNT] == 0 else iso(phone[OK_EPOCH]),
         'last_ok_file': phone[OK_FILE],
         'ok_count': phone[OK_COUNT],
         'model': phone[MODEL],
@@ -218,23 +245,23 @@ def profile_times(docroot, names, wanted=None):
     """``{$MA: {mtime, time, size, etag}}`` of the profile files in ``docroot`` (names of the rule only)."""
     profiles = {}
     try:
-        entries = list(os.scandir(docroot))
+        with os.scandir(docroot) as entries:
+            for entry in entries:
+                mac = names.profile_mac(entry.name)
+                if mac is None or (wanted is not None and mac not in wanted):
+                    continue
+                try:
+                    if not entry.is_file():
+                        continue
+                    stat = entry.stat()
+                except OSError:
+                    continue  # removed while listed: not published
+                profiles[mac] = {'mtime': stat.st_mtime, 'time': iso_utc(stat.st_mtime), 'size': stat.st_size,
+                                 'etag': nginx_etag(stat.st_mtime, stat.st_size)}
     except FileNotFoundError:
         raise ResyncLogError('docroot %s: no such directory (the profiles directory, or null for no publish times)' % docroot)
     except OSError as exc:
         raise ResyncLogError('docroot %s: cannot list it: %s' % (docroot, exc.strerror or exc))
-    for entry in entries:
-        mac = names.profile_mac(entry.name)
-        if mac is None or (wanted is not None and mac not in wanted):
-            continue
-        try:
-            if not entry.is_file():
-                continue
-            stat = entry.stat()
-        except OSError:
-            continue  # removed while listed: not published
-        profiles[mac] = {'mtime': stat.st_mtime, 'time': iso_utc(stat.st_mtime), 'size': stat.st_size,
-                         'etag': nginx_etag(stat.st_mtime, stat.st_size)}
     return dict(sorted(profiles.items()))
 
 
@@ -273,6 +300,9 @@ def summarise(path=DEFAULT_PATH, rotated=True, docroot=DEFAULT_DOCROOT, url_path
 def run_module(module, result):
     """The module's backend: the summary into ``result``; nothing on the server changes."""
     params = module.params
+    docroot = params['docroot']
     result['changed'] = False
-    result.update(summarise(params['path'], params['rotated'], params['docroot'], params['url_path'],
-                            params['profile_filename'], params['since'], params['macs']))
+    if docroot is not None and not isinstance(docroot, str):
+        raise ResyncLogError('docroot must be a directory path or null, got %r' % (docroot,))
+    result.update(summarise(params['path'], params['rotated'], os.path.expanduser(os.path.expandvars(docroot)) if docroot else None,
+                            params['url_path'], params['profile_filename'], params['since'], params['macs']))

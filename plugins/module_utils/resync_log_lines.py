@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime
 import gzip
 import json
+import operator
 import os
 import re
 import time
 
-from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac, spelling_regex
+from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import SPELLINGS, MACError, normalize_mac, spelling_regex
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import (
     MACRO_SPELLINGS, FilenameError, parse_filename, profile_filename)
 
@@ -29,15 +30,43 @@ GZIP_MAGIC = b'\x1f\x8b'
 FIELDS = ('time', 'remote_addr', 'mac', 'generic', 'model', 'firmware', 'ua_mac', 'method', 'file', 'status', 'tls', 'cipher')
 _TEXT_FIELDS = frozenset(FIELDS) - frozenset(('generic', 'status'))
 _UTC = datetime.timezone.utc
+# The $MA spelling (twelve hex digits, mac.py's first spelling), lower-cased without normalize_mac's checks.
+_TWELVE_HEX = re.compile(r'%s\Z' % spelling_regex(SPELLINGS[0]))
+# How the last part of a whole line (after the last string) reads: a cut line ends otherwise.
+LINE_ENDS = frozenset(('}', '}\n', '}\r\n'))
 
 
 class ResyncLogError(Exception):
     """Bad options or a log that cannot be read at all."""
 
 
+def fast_mac(raw):
+    """``$MA`` of a MAC in any spelling of mac.py, None when it is none; twelve hex digits need no more than lower()."""
+    if _TWELVE_HEX.match(raw):
+        return raw.lower()
+    try:
+        return normalize_mac(raw)
+    except MACError:
+        return None
+
+
 def iso_utc(epoch):
     """ISO 8601 in UTC, as nginx writes $time_iso8601 on a UTC server: 2026-12-02T01:04:33+00:00."""
     return time.strftime('%Y-%m-%dT%H:%M:%S+00:00', time.gmtime(epoch))
+
+
+class IsoTimes(object):
+    """:func:`iso_utc` for many times: the date and hour formatted once per hour."""
+
+    def __init__(self):
+        self._hours = {}
+
+    def __call__(self, epoch):
+        hour, seconds = divmod(int(epoch), 3600)
+        prefix = self._hours.get(hour)
+        if prefix is None:
+            prefix = self._hours[hour] = time.strftime('%Y-%m-%dT%H', time.gmtime(hour * 3600))
+        return '%s:%02d:%02d+00:00' % ((prefix,) + divmod(seconds, 60))
 
 
 def parse_time(value, what='time'):
@@ -107,15 +136,107 @@ def open_log(path):
         raise ResyncLogError('access log %s: %s' % (path, exc.strerror or exc))
 
 
+class _Layout(object):  # pylint: disable=too-few-public-methods
+    """Where the fields stand in ``line.split('"')`` of one log format's lines (see LineParser)."""
+
+    def __init__(self, size, key_positions, keys, value_positions):
+        self.size = size
+        self.keys = keys
+        self.keys_of = operator.itemgetter(*key_positions)
+        self.values_of = operator.itemgetter(*value_positions)
+
+
+def _learn_layout(parts):
+    """The _Layout of a line's parts, or None when a field the summary needs is not where the fast path reads it."""
+    positions = {}
+    index = 1
+    while index < len(parts) - 1:
+        if not parts[index - 1].endswith(('{', ',')):
+            return None
+        if parts[index + 1] == ':':
+            positions[parts[index]] = (True, index + 2)
+            index += 4
+        else:
+            positions[parts[index]] = (False, index + 1)
+            index += 2
+    value_positions = []
+    for name in FIELDS:
+        is_text, position = positions.get(name, (None, None))
+        # Text fields as strings; generic and status as bare values followed by another field.
+        if position is None or is_text != (name in _TEXT_FIELDS) or (not is_text and not parts[position].endswith(',')):
+            return None
+        value_positions.append(position)
+    # The keys of the fields read stand where the layout says: with no escape in the line, the
+    # strings before them (and so every position) are those of this format.
+    needed = [position - 2 if parts[position - 1] == ':' else position - 1 for position in value_positions]
+    return _Layout(len(parts), needed, tuple(parts[position] for position in needed), value_positions)
+
+
 class LineParser(object):
-    """One ``mpp_json`` line to :data:`FIELDS`; times to UTC epoch seconds (hour offsets cached)."""
+    """One ``mpp_json`` line to :data:`FIELDS`; times to UTC epoch seconds (hour offsets cached).
+
+    json.loads is most of the cost of a line. A line without a backslash has no escape in any
+    string, so every ``"`` delimits a string and ``line.split('"')`` puts each field at a place
+    fixed by the log format. The first such line of a format is decoded by json.loads, its
+    layout learned (and kept only when it gives json.loads's very fields); later lines of the
+    same format (the same number of parts and every key at its place) are read from their parts.
+    Anything else (escapes, another format, a cut line) goes through json.loads.
+    """
+
+    MAX_LAYOUTS = 8
 
     def __init__(self):
         self._hours = {}
+        self._layouts = []
+        # Bare JSON values as the parts hold them (":false,", ":200,"), each decoded once.
+        self.generic_tokens = {':true,': True, ':false,': False}
+        self.status_tokens = {}
+
+    @property
+    def layout(self):
+        """The layout of the latest format learned (None before the first line without a backslash)."""
+        return self._layouts[0] if self._layouts else None
+
+    def bare_status(self, token):
+        """The status of a bare token such as ``:200,``, None when it is not one (cached)."""
+        status = self.status_tokens.get(token)
+        if status is None and token[1:-1].isdigit() and len(self.status_tokens) < 1000:
+            status = self.status_tokens[token] = int(token[1:-1])
+        return status
+
+    def from_parts(self, layout, parts):
+        """:data:`FIELDS` of a line's parts read by ``layout``, None when they do not fit it."""
+        if len(parts) != layout.size or layout.keys_of(parts) != layout.keys or parts[-1] not in LINE_ENDS:
+            return None
+        values = list(layout.values_of(parts))
+        values[3], values[9] = self.generic_tokens.get(values[3]), self.bare_status(values[9])
+        if values[3] is None or values[9] is None:
+            return None
+        return values
+
+    def fields(self, line):
+        """The list of :data:`FIELDS` (text fields '' when absent), or None for a line that is no log record."""
+        if '\\' in line:
+            return self.decoded_fields(line)
+        parts = line.split('"')
+        for layout in self._layouts:
+            values = self.from_parts(layout, parts)
+            if values is not None:
+                if layout is not self._layouts[0]:
+                    self._layouts.remove(layout)
+                    self._layouts.insert(0, layout)
+                return values
+        values = self.decoded_fields(line)
+        if values is not None and len(self._layouts) < self.MAX_LAYOUTS:
+            layout = _learn_layout(parts)
+            # Kept only when it reads this very line as json.loads does.
+            if layout is not None and self.from_parts(layout, parts) == values:
+                self._layouts.insert(0, layout)
+        return values
 
     @staticmethod
-    def fields(line):
-        """The tuple of :data:`FIELDS` (text fields '' when absent), or None for a line that is no log record."""
+    def decoded_fields(line):
+        """:meth:`fields` by json.loads."""
         try:
             record = json.loads(line)
         except ValueError:
@@ -132,7 +253,7 @@ class LineParser(object):
                 value = value if isinstance(value, str) else ('' if value is None else str(value))
             values.append(value)
         values[3] = values[3] is True
-        return tuple(values)
+        return values
 
     def epoch(self, text):
         """UTC epoch seconds of ``$time_iso8601`` (``2026-12-02T02:04:33+01:00``); None when it is not one."""
@@ -172,30 +293,23 @@ class ProfileNames(object):
         mac = spelling_regex(MACRO_SPELLINGS[self.parsed.macro])
         # nginx's location matches the hex digits in either case (profile_filename.nginx_profile_location).
         self._name = re.compile(r'%s(%s)%s\Z' % (re.escape(self.parsed.prefix), mac, re.escape(self.parsed.suffix)))
-        self._files = {}
+        self.files = {}
 
     def file_mac(self, requested):
         """``$MA`` of the phone whose profile ``requested`` (a URI path) is, else None."""
-        try:
-            return self._files[requested]
-        except KeyError:
-            pass
-        mac = None
+        mac = self.files.get(requested)
+        if mac is not None:
+            return mac
         if requested.startswith(self.url_path):
             match = self._name.match(requested, len(self.url_path))
             if match:
-                mac = normalize_mac(match.group(1))
-        if mac is not None and len(self._files) < 1000000:
-            self._files[requested] = mac
+                mac = fast_mac(match.group(1))
+        if mac is not None and len(self.files) < 1000000:
+            self.files[requested] = mac
         return mac
 
     def profile_mac(self, name):
         """``$MA`` of the phone whose profile file (in the document root) ``name`` is, spelled as the rule writes it."""
         match = self._name.match(name)
-        if not match:
-            return None
-        try:
-            mac = normalize_mac(match.group(1))
-        except MACError:
-            return None
-        return mac if profile_filename(self.pattern, mac) == name else None
+        mac = fast_mac(match.group(1)) if match else None
+        return mac if mac is not None and profile_filename(self.pattern, mac) == name else None

@@ -43,9 +43,9 @@ options:
     default: true
   docroot:
     description:
-      - The profiles' directory (C(mpp_server_docroot)), for RV(profiles).
+      - The profiles' directory (C(mpp_server_docroot)), for RV(profiles); C(~) and variables expand as in a path.
       - Null or empty for no publish times (RV(profiles) is then null).
-    type: path
+    type: raw
     default: /srv/mpp/profiles
   url_path:
     description: URL path of the profiles (C(mpp_server_url_path)); starts and ends with C(/).
@@ -100,7 +100,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 phones:
-  description: One entry per phone seen, keyed by its MAC as C($MA) spells it (twelve lower-case hex digits).
+  description:
+    - One entry per phone seen, keyed by its MAC as C($MA) spells it (twelve lower-case hex digits); each entry holds
+      the fields below.
   type: dict
   returned: always
   sample: {"000e08abcdef": {"count": 24, "last_time": "2026-12-02T01:04:33+00:00", "last_status": 200,
@@ -173,10 +175,12 @@ unidentified:
       description: Their count per HTTP status (keys are the status as text).
       type: dict
 profiles:
-  description: The profile files in O(docroot) whose names follow O(profile_filename), keyed by C($MA); null without O(docroot).
+  description:
+    - The profile files in O(docroot) whose names follow O(profile_filename), keyed by C($MA), each entry with the
+      fields below; null without O(docroot).
   type: dict
   returned: always
-  sample: {"000e08abcdef": {"mtime": 1764637473.25, "time": "2026-12-02T01:04:33+00:00", "size": 1234, "etag": "\"692e3b21-4d2\""}}
+  sample: {"000e08abcdef": {"mtime": 1796173473.25, "time": "2026-12-02T01:04:33+00:00", "size": 1234, "etag": "\"6b0f6ea1-4d2\""}}
   contains:
     mtime:
       description: Modification time, epoch seconds.
@@ -218,7 +222,7 @@ files:
       description: Of those, lines that were not log records.
       type: int
     compressed:
-      description: Whether it was gzip.
+      description: Whether it was gzip (absent when skipped).
       type: bool
     skipped:
       description: Why it was not read (last written before O(since)); absent when read.
@@ -260,7 +264,8 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log import (
 ARGUMENT_SPEC = dict(
     path=dict(type='path', default=DEFAULT_PATH),
     rotated=dict(type='bool', default=True),
-    docroot=dict(type='path', default=DEFAULT_DOCROOT),
+    # raw, not path: null must mean no publish times on every ansible-core (2.16-2.18 type-check a null against a default).
+    docroot=dict(type='raw', default=DEFAULT_DOCROOT),
     url_path=dict(type='str', default=DEFAULT_URL_PATH),
     profile_filename=dict(type='str', default='$MA.xml'),
     since=dict(type='raw'),
