@@ -13,6 +13,8 @@ COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/phoneprov/mpp
 SANITY_ROOT := $(BUILD)/sanity/ansible_collections/phoneprov/mpp
 DEB_PACKAGES := nginx dnsmasq-base openssl curl gzip mmdebstrap openssh-client debian-archive-keyring
+# The fleet report's page is checked in a real headless browser (tests/integration/test_report.py).
+DEB_PACKAGES += chromium
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
@@ -34,6 +36,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 # openssh-server, sudo and python3 go into each host's root file system, not onto this machine.
 TESTBED_RELEASES := bookworm trixie
 DEB_COMMANDS := nginx dnsmasq openssl curl gzip mmdebstrap ssh ssh-keygen unshare chroot mount
+DEB_COMMANDS += chromium
 system-packages:
 	@missing=""; \
 	for cmd in $(DEB_COMMANDS); do \
