@@ -13,6 +13,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError, normalize_mac
 from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import (
     SubjectError, nginx_generic_regex, nginx_identity_mac_map, nginx_identity_source_map)
 from ansible_collections.phoneprov.mpp.plugins.module_utils.user_agent import nginx_user_agent_map
@@ -68,11 +69,30 @@ def nginx_profile_location(pattern, url_path='/'):
     return {'regex': nginx_quote(location['regex'], prefix=''), 'try_files': location['try_files']}
 
 
+def nginx_mac_keys(values, name='values'):
+    """Sorted unique ``$MA`` forms of ``values`` (MACs in any spelling of mac.py, or dicts with ``mac``), for exact map keys.
+
+    nginx compares exact map keys ignoring case, so the certificate's MAC matches in either case.
+    ``name`` (the variable) is named in the error for a value that is not a MAC.
+    """
+    if not isinstance(values, (list, tuple)):
+        raise AnsibleFilterError('phoneprov.mpp.nginx_mac_keys: %s must be a list of MAC addresses, got %s' % (name, type(values).__name__))
+    keys = set()
+    for index, value in enumerate(values):
+        mac = value.get('mac') if isinstance(value, dict) else value
+        try:
+            keys.add(normalize_mac(mac))
+        except MACError as exc:
+            raise AnsibleFilterError('phoneprov.mpp.nginx_mac_keys: %s[%d]: %s' % (name, index, to_native(exc)))
+    return sorted(keys)
+
+
 class FilterModule(object):
     """nginx configuration from the Cisco MPP rules."""
 
     def filters(self):
         return {
             'nginx_map': nginx_map,
+            'nginx_mac_keys': nginx_mac_keys,
             'nginx_profile_location': nginx_profile_location,
         }

@@ -112,13 +112,13 @@ def _unescape(value):
     return _ESCAPE.sub(_unescape_one, value)
 
 
-def parse_dn(subject):
-    """Parse a distinguished name in any accepted spelling into a dict of attributes.
+def parse_dn_items(subject):
+    """Parse a distinguished name in any accepted spelling into ``[(attribute, value), ...]`` in its order.
 
-    Keys are OU, L, ST, CN, O, C, emailAddress (when present) and any other attribute as written.
+    Attribute names as :func:`parse_dn` gives them; an attribute written twice comes twice.
     """
     if isinstance(subject, dict):
-        return dict((short_name(k), v) for k, v in subject.items())
+        return [(short_name(k), v) for k, v in subject.items()]
     if not isinstance(subject, str):
         raise SubjectError('subject must be a string, got %s' % type(subject).__name__)
     text = subject.strip()
@@ -130,16 +130,23 @@ def parse_dn(subject):
         parts = _SLASH_SPLIT.split(text[1:])
     else:
         parts = _split_unescaped(text, ',+')
-    attributes = {}
+    items = []
     for part in parts:
         if not part.strip():
             continue
         name, sep, value = part.partition('=')
         if not sep:
             raise SubjectError('cannot read subject %r: %r is not NAME=VALUE' % (subject, part.strip()))
-        key = name.strip()
-        attributes[short_name(key)] = _unescape(_strip_unescaped(value))
-    return attributes
+        items.append((short_name(name.strip()), _unescape(_strip_unescaped(value))))
+    return items
+
+
+def parse_dn(subject):
+    """Parse a distinguished name in any accepted spelling into a dict of attributes (the last value of each).
+
+    Keys are OU, L, ST, CN, O, C, emailAddress (when present) and any other attribute as written.
+    """
+    return dict(parse_dn_items(subject))
 
 
 # --- the identity rule ---------------------------------------------------------------------------
@@ -205,8 +212,13 @@ def _source(attributes, source):
     return _serial_number_part(attributes, source) if source in SERIAL_NUMBER_PARTS else attributes.get(source)
 
 
-def _identity_mac(attributes, identity, subject):
-    value = attributes.get(identity.attribute)
+def _identity_mac(items, identity, subject):
+    values = [value for name, value in items if name == identity.attribute]
+    if len(values) > 1:
+        # Which one names the phone would be a reader's choice (nginx's map, this parser): none does.
+        raise SubjectError('subject %r has %d %s attributes: a phone client certificate names its MAC once (identity rule %s)'
+                           % (subject, len(values), identity.attribute, identity.rule))
+    value = values[0] if values else None
     if value is None:
         raise SubjectError('subject %r has no %s attribute: not a phone client certificate (identity rule %s)'
                            % (subject, 'ST (S=)' if identity.attribute == 'ST' else identity.attribute, identity.rule))
@@ -229,14 +241,16 @@ def client_subject(subject, identity=None):
 
     ``mac`` is the ``$MA`` form, read by the identity rule (:func:`client_identity`; default
     ``st``). For the generic pre-2.0 certificate ``generic`` is true and ``mac`` and ``serial``
-    are None. Raises SubjectError naming the problem otherwise.
+    are None. Raises SubjectError naming the problem otherwise, also for a subject holding the
+    identity's attribute twice (two ``ST``): nginx's map gives no MAC for it either.
     """
     identity = client_identity(identity)
-    attributes = parse_dn(subject)
+    items = parse_dn_items(subject)
+    attributes = dict(items)
     model = _source(attributes, identity.model)
     if any((attributes.get(name) or '').lower() == GENERIC_MARKER for name in GENERIC_ATTRIBUTES):
         return {'model': model, 'serial': None, 'mac': None, 'generic': True}
-    mac = _identity_mac(attributes, identity, subject)
+    mac = _identity_mac(items, identity, subject)
     return {'model': model, 'serial': _source(attributes, identity.serial), 'mac': mac, 'generic': False}
 
 
@@ -279,15 +293,17 @@ def build_client_subject(mac=None, model=None, serial=None, generic=False, organ
 
 # --- the same rule as nginx regexes (PCRE) over $ssl_client_s_dn --------------------------------
 
-def dn_attribute_regex(attribute, value_regex):
+def dn_attribute_regex(attribute, value_regex, only=False):
     """PCRE for an RFC 2253 name (nginx's ``$ssl_client_s_dn``) whose ``attribute`` value matches ``value_regex``.
 
     As :func:`parse_dn` reads a name: components split at unescaped ``,`` and ``+``, the
     attribute's last value counts, and an escaped ``\\,ST=`` inside another value is no attribute.
+    ``only``: as :func:`client_subject` reads the identity's attribute, a name holding it twice matches nothing.
     """
     name = re.escape(attribute)
     later = r'(?!(?:%s[,+])*%s=)' % (_RDN_COMPONENT, name)
-    return r'^(?:%s[,+])*%s=%s(?:[,+]%s|$)' % (_RDN_COMPONENT, name, value_regex, later)
+    twice = r'(?!(?:%s[,+])*%s=%s[,+](?:%s[,+])*%s=)' % (_RDN_COMPONENT, name, _RDN_COMPONENT, _RDN_COMPONENT, name) if only else ''
+    return r'^%s(?:%s[,+])*%s=%s(?:[,+]%s|$)' % (twice, _RDN_COMPONENT, name, value_regex, later)
 
 
 def _rfc2253_printed(char):
@@ -306,7 +322,7 @@ def nginx_mac_map(capture='mpp_mac'):
     entries = []
     for index, spelling in enumerate(SPELLINGS):
         prefix = '%s%d_' % (capture, index)
-        regex = dn_attribute_regex(MAC_ATTRIBUTE, space + spelling_regex(spelling, prefix) + space)
+        regex = dn_attribute_regex(MAC_ATTRIBUTE, space + spelling_regex(spelling, prefix) + space, only=True)
         entries.append((regex, ''.join('$' + name for name in spelling_captures(spelling, prefix))))
     return entries
 
@@ -331,7 +347,7 @@ def nginx_identity_mac_map(identity=None, capture='mpp_mac'):
         value_regex = r'(?:%s[^0-9A-Za-z\\,+])?%s(?<%s>[0-9A-Fa-f]{12})' % (_RDN_COMPONENT, CN_SEP_PREFIX, name)
     else:
         value_regex = '(?:%s)' % identity.pattern.replace('(?P<%s>' % MAC_GROUP, '(?<%s>' % name).replace('(?P<', '(?<')
-    return [(dn_attribute_regex(identity.attribute, value_regex), '$' + name)]
+    return [(dn_attribute_regex(identity.attribute, value_regex, only=True), '$' + name)]
 
 
 def nginx_identity_source_map(identity, what, capture):

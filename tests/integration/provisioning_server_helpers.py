@@ -35,12 +35,18 @@ API (import from a test module in tests/integration: ``from provisioning_server_
     ``.vars`` (the role variables used), ``.url(path)`` (``https://<fqdn>:<port><path>``),
     ``.profile_url(mac)``, ``.deploy(extra_vars=None, check=False, diff=False)`` ->
     PlaybookResult (runs the role again with ``.vars`` updated by ``extra_vars``),
+    ``.deploy_trial(extra_vars)`` (one run with them, ``.vars`` unchanged),
     ``.write_profile(mac, text)``, ``.write_shared(name, text)``,
     ``.curl(path, client=None, method='GET', raw_path=False, user_agent=...)`` -> ``CurlResult`` (``.status`` (0 when no HTTP
     answer), ``.headers`` (dict, lower-case names), ``.body``, ``.rc``, ``.stderr``);
     ``client`` is a phone's MAC (as in ``make_pki``), ``'generic'``, ``'untrusted'``, a dict
     with cert/key, or None for no client certificate. ``.log_lines()`` -> parsed JSON access
     log lines.
+
+``sign_client_cert(pki, name, subject)`` -> dict cert/key: a client certificate with any subject
+(openssl ``-subj`` form, ``/OU=x``, two ``ST``...) signed by the PKI's client CA.
+``make_crl(pki, path, revoked=(), days=7)`` writes a PEM CRL of the client CA revoking the
+certificates ``revoked`` (paths), made with cryptography; returns ``path``.
 
 ``remove_site(site_name)`` removes a site of the role; with the last one, the role's http-level file.
 ``role_sites()`` -> paths of the role's site files in /etc/nginx.
@@ -52,6 +58,7 @@ API (import from a test module in tests/integration: ``from provisioning_server_
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import glob
 import json
@@ -61,6 +68,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from mpp_harness import REPO, free_port, openssl, playbook_text, run_playbook, stop_process
 
@@ -243,6 +253,36 @@ def _make_pki_openssl(directory, fqdn, phones):
     return pki
 
 
+def _client_ca_files(pki):
+    cert = Path(pki.client_ca)
+    return cert, cert.with_suffix('.key')
+
+
+def sign_client_cert(pki, name, subject):
+    """A client certificate with ``subject`` (openssl -subj form) signed by the PKI's client CA."""
+    return _signed(pki.directory, name, subject, _client_ca_files(pki), CLIENT_EXT)
+
+
+def make_crl(pki, path, revoked=(), days=7):
+    """Write a PEM CRL of the client CA revoking the certificates at the paths ``revoked``; return ``path``."""
+    ca_cert_path, ca_key_path = _client_ca_files(pki)
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+               .last_update(now - datetime.timedelta(minutes=5)).next_update(now + datetime.timedelta(days=days))
+               .add_extension(x509.CRLNumber(1), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False))
+    for cert_path in revoked:
+        serial = x509.load_pem_x509_certificate(Path(cert_path).read_bytes()).serial_number
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now - datetime.timedelta(minutes=1)).build())
+    crl = builder.sign(ca_key, hashes.SHA256())
+    Path(path).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    os.chmod(str(path), 0o644)
+    return str(path)
+
+
 class CurlResult(object):
     """One real curl request's outcome."""
 
@@ -360,6 +400,15 @@ class ProvisioningServer(object):
         return run_playbook(self.workdir / ('run%d' % self._runs), ROLE_PLAY, extra_vars=self.vars,
                             check=check, diff=diff)
 
+    def deploy_trial(self, extra_vars):
+        """Run the role once with ``extra_vars`` on top of ``self.vars``, which stay as they were; the PlaybookResult."""
+        saved = dict(self.vars)
+        try:
+            return self.deploy(extra_vars)
+        finally:
+            self.vars.clear()
+            self.vars.update(saved)
+
     def url(self, path):
         return 'https://%s:%d%s' % (self.fqdn, self.port, path)
 
@@ -441,4 +490,4 @@ def running_server(workdir, pki=None, port=None, extra_vars=None, profiles=None)
 
 
 __all__ = ['SYSTEM_NGINX_LOCK', 'DEFAULT_PHONES', 'system_nginx_lock', 'make_pki', 'PhonePKI', 'ProvisioningServer',
-           'CurlResult', 'running_server', 'nginx_pids', 'stop_system_nginx', 'remove_site', 'role_sites', 'REPO']
+           'CurlResult', 'running_server', 'sign_client_cert', 'make_crl', 'nginx_pids', 'stop_system_nginx', 'remove_site', 'role_sites', 'REPO']

@@ -234,3 +234,38 @@ def test_nginx_attribute_rule():
     assert _nginx_value(nginx_identity_mac_map(rule, 'm'), 'UID=mac-000e08abcdef,OU=CP') == '000e08abcdef'
     assert _nginx_value(nginx_identity_mac_map(rule, 'm'), 'UID=mac-000e08abcdefx,OU=CP') == ''
     assert _nginx_value(nginx_identity_mac_map(rule, 'm'), 'CN=UID=mac-000e08abcdef') == ''
+
+
+# --- two attributes of the identity's attribute: refused by Python and nginx alike -------------
+
+@pytest.mark.parametrize('subject, rule, attribute', [
+    ('OU=CP-8841-3PCC, L=88012BA01234, S=000e08abcdef, S=00562b043615', 'st', 'ST'),
+    ('ST=000e08abcdef,ST=000e08abcdef,OU=CP', 'st', 'ST'),                 # the same MAC twice too
+    ('ST=000e08abcdef+ST=00562b043615,OU=CP', 'st', 'ST'),                 # in one multi-valued RDN
+    ('/OU=CP/ST=000e08abcdef/stateOrProvinceName=00562b043615', 'st', 'ST'),
+    ('CN=SEP2C3124C9F8E1,CN=CP-8861-SEP000E08ABCDEF', 'cn_sep', 'CN'),
+    ('UID=000e08abcdef,UID=00562b043615', {'rule': 'attribute', 'attribute': 'UID'}, 'UID'),
+])
+def test_two_identity_attributes_are_refused(subject, rule, attribute):
+    with pytest.raises(SubjectError, match='%s attributes' % attribute):
+        client_subject(subject, rule)
+
+
+@pytest.mark.parametrize('dn, rule', [
+    ('ST=000e08abcdef,ST=00562b043615,OU=CP', 'st'),
+    ('ST=000e08abcdef,ST=000e08abcdef,OU=CP', 'st'),
+    ('ST=000e08abcdef+ST=00562b043615,OU=CP', 'st'),
+    ('OU=CP,ST=00:0e:08:ab:cd:ef,L=1,ST=000e08abcdef', 'st'),
+    ('CN=SEP2C3124C9F8E1,OU=CTG,CN=CP-8861-SEP000E08ABCDEF', 'cn_sep'),
+    ('UID=000e08abcdef,OU=x,UID=00562b043615', {'rule': 'attribute', 'attribute': 'UID'}),
+])
+def test_nginx_gives_no_mac_for_two_identity_attributes(dn, rule):
+    assert _nginx_value(nginx_identity_mac_map(rule, 'm'), dn) == ''
+
+
+def test_one_identity_attribute_among_other_duplicates_still_names_the_phone():
+    dn = 'OU=a,OU=CP-8841-3PCC,L=1,L=88012BA01234,ST=000e08abcdef,CN=x\\,ST=00562b043615'
+    assert client_subject(dn)['mac'] == '000e08abcdef'
+    assert _nginx_value(nginx_identity_mac_map('st', 'm'), dn) == '000e08abcdef'
+    # A generic certificate stays generic (no MAC either way), whatever its ST attributes hold.
+    assert client_subject('OU=cisco.com,L=ciscogeneric,ST=000e08abcdef,ST=ciscogeneric')['generic'] is True
