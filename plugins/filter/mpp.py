@@ -14,6 +14,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils import cn as cn_rule
 from ansible_collections.phoneprov.mpp.plugins.module_utils import mac as mac_rule
 from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import SubjectError
 from ansible_collections.phoneprov.mpp.plugins.module_utils.client_subject import client_subject as parse_client_subject
+from ansible_collections.phoneprov.mpp.plugins.module_utils import firmware as firmware_rule
 from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import ProfileError, render_flat_profile
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import http_behavior as status_behavior
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError
@@ -76,6 +77,17 @@ def profile_rule_name(pattern):
     return _rule_name(str(pattern)) if isinstance(pattern, str) else rule_name(pattern)
 
 
+def firmware_files(phones, firmware):
+    # Reads every file on the controller: the role calls it once per push, in one set_fact.
+    return firmware_rule.verify_images(firmware_rule.fleet_images(phones, firmware))
+
+
+def upgrade_parameters(phone, firmware, base_url, retry_delay=3600):
+    where = 'phone (mac %s)' % phone.get('mac') if isinstance(phone, dict) else 'phone'
+    image = firmware_rule.phone_image(where, phone, firmware)
+    return firmware_rule.upgrade_parameters(image, base_url, retry_delay)
+
+
 class FilterModule(object):
     """Cisco MPP provisioning filters."""
 
@@ -89,4 +101,6 @@ class FilterModule(object):
             'client_subject': _wrap('client_subject', client_subject, (SubjectError,)),
             'flat_profile': _wrap('flat_profile', flat_profile, (ProfileError,)),
             'profile_rule_name': _wrap('profile_rule_name', profile_rule_name, (FilenameError,)),
+            'firmware_files': _wrap('firmware_files', firmware_files, (firmware_rule.FirmwareError,)),
+            'upgrade_parameters': _wrap('upgrade_parameters', upgrade_parameters, (firmware_rule.FirmwareError,)),
         }
