@@ -65,7 +65,7 @@ def check_catalog(catalog):
         return {}
     if not isinstance(catalog, dict):
         raise FirmwareError('mpp_firmware must map a model to {version, file, sha256}, got %s' % type(catalog).__name__)
-    return dict((model, check_image('mpp_firmware[%s]' % model, image)) for model, image in catalog.items())
+    return {model: check_image('mpp_firmware[%s]' % model, image) for model, image in catalog.items()}
 
 
 def phone_image(where, phone, catalog):

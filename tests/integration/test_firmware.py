@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -31,7 +32,7 @@ def _output(result):
 
 def _push(server, workdir, firmware):
     """The role phone_profiles for the server's two phones, with the server's variables."""
-    role_vars = dict((key, server.vars[key]) for key in SERVER_KEYS)
+    role_vars = {key: server.vars[key] for key in SERVER_KEYS}
     role_vars.update(mpp_phones=[dict(phone, lines=[{'user_id': '100%d' % index}]) for index, phone in enumerate(DEFAULT_PHONES)],
                      mpp_firmware=firmware)
     play = playbook_text([{'name': 'push', 'ansible.builtin.include_role': {'name': 'phoneprov.mpp.phone_profiles'}, 'vars': role_vars}])
@@ -39,12 +40,12 @@ def _push(server, workdir, firmware):
 
 
 def _parameters(path):
-    return dict((element.tag, element.text) for element in ElementTree.parse(str(path)).getroot())
+    return {element.tag: element.text for element in ElementTree.parse(str(path)).getroot()}
 
 
 def _snapshot(directory):
-    return dict((name, (os.stat(os.path.join(directory, name)).st_mtime_ns, open(os.path.join(directory, name), 'rb').read()))
-                for name in sorted(os.listdir(directory)))
+    """name -> (mtime_ns, content) of every file in ``directory``."""
+    return {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in sorted(Path(directory).iterdir())}
 
 
 @pytest.fixture(scope='module')

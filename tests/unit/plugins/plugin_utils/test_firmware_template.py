@@ -24,7 +24,7 @@ PHONES = [
 
 
 def _upgrade(xml):
-    return dict((e.tag, e.text) for e in ElementTree.fromstring(xml) if e.tag.startswith('Upgrade_'))
+    return {e.tag: e.text for e in ElementTree.fromstring(xml) if e.tag.startswith('Upgrade_')}
 
 
 @pytest.mark.parametrize('phone, expected', PHONES, ids=['model-image', 'no-image', 'own-image', 'held-back'])
