@@ -136,3 +136,10 @@ def test_filter_error_is_a_filter_error(tmp_path):
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match='phoneprov.mpp.firmware_files: .*CP-8841-3PCC'):
         FILTERS['firmware_files']([], CATALOG)
+
+
+@pytest.mark.parametrize('running, downloads', [('sip88xx.11-0-1MPP', True), ('sip88xx.12-0-1MPP', False), ('sip88xx.12-0-2MPP', True)])
+def test_rule_written_is_the_rule_the_emulator_reads(running, downloads):
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.rule_condition import select_rule
+    condition, true, url = select_rule(upgrade_rule(check_image('x', IMAGE), BASE), {'SWVER': running})
+    assert (condition, true, url) == ('$SWVER ne sip88xx.12-0-1MPP', downloads, BASE + 'cp-8841-12-0-1.loads' if downloads else None)
