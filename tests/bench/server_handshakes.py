@@ -31,12 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
-from provisioning_server_helpers import make_pki, nginx_pids, running_server  # noqa: E402  pylint: disable=wrong-import-position
+from provisioning_server_helpers import make_pki, nginx_pids, role_sites, running_server  # noqa: E402  pylint: disable=wrong-import-position
 from mpp_harness import NGINX, free_port, stop_process, wait_for_port  # noqa: E402  pylint: disable=wrong-import-position
 
 MAC = '000e08abcdef'
@@ -65,6 +64,7 @@ http {{
         ssl_protocols {protocols};
         ssl_ciphers {ciphers};
         ssl_prefer_server_ciphers on;
+        ssl_session_tickets off;
         root {docroot};
     }}
 }}
@@ -165,10 +165,11 @@ def main():
         phone = pki.phone(MAC)
         with running_server(workdir / 'role', pki=pki, profiles={MAC: PROFILE}) as server:
             conf = minimal_prefix / 'nginx.conf'
-            defaults = yaml.safe_load((REPO / 'roles' / 'provisioning_server' / 'defaults' / 'main.yml').read_text())
+            # The same TLS settings as the role's site (its defaults are templates: read what it wrote).
+            site = Path(role_sites()[0]).read_text()
             conf.write_text(MINIMAL_CONF.format(prefix=minimal_prefix, port=minimal_port, cert=pki.server_cert,
-                                                protocols=' '.join(defaults['mpp_server_ssl_protocols']),
-                                                ciphers=defaults['mpp_server_ssl_ciphers'],
+                                                protocols=re.search(r'^\s*ssl_protocols ([^;]+);', site, re.M).group(1),
+                                                ciphers=re.search(r'^\s*ssl_ciphers ([^;]+);', site, re.M).group(1),
                                                 key=pki.server_key, client_ca=pki.client_ca, docroot=server.root))
             # The minimal server serves the same file at the same URL: <root>/cfg/<mac>.xml.
             os.symlink(str(server.docroot), str(server.root / 'cfg'))
