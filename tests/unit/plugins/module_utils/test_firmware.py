@@ -120,7 +120,7 @@ def test_verify_adds_sha1_when_all_match(tmp_path):
 
 def test_verify_names_every_bad_file_and_returns_nothing(tmp_path):
     good, good_digest = _write(tmp_path, 'good.loads', b'good')
-    bad, _ = _write(tmp_path, 'bad.loads', b'bad')
+    bad = _write(tmp_path, 'bad.loads', b'bad')[0]
     catalog = {'CP-8841-3PCC': dict(IMAGE, file=good, sha256=good_digest),
                'CP-7841-3PCC': dict(IMAGE, file=bad, sha256=SHA),
                'CP-6841-3PCC': dict(IMAGE, file=str(tmp_path / 'missing.loads'))}
