@@ -256,7 +256,7 @@ def build_report(fleet, results, generated=None):
 def _aggregate(phones, servers):
     """Counts per state, model, firmware and server; the generic certificate; requests per hour."""
     counts = dict((state, 0) for state in STATES)
-    by_model, by_firmware, by_server = {}, {}, {}
+    by_model, by_firmware, by_server, firmware_by_model = {}, {}, {}, {}
     generic = []
     failing_current = 0
     for ma, entry in phones.items():
@@ -265,6 +265,8 @@ def _aggregate(phones, servers):
         failing_current += state == FAILING and entry['profile_current']
         _tally(by_model, entry['model'], state)
         _tally(by_firmware, entry['firmware'], state)
+        # A firmware wave is watched per model: version strings of different models are different images.
+        _tally(firmware_by_model.setdefault(entry['model'] or NOT_KNOWN, {}), entry['firmware'], state)
         if entry['server'] is not None:
             _tally(by_server, entry['server'], state)
         if entry['cert_kind'] == 'generic':
@@ -276,7 +278,7 @@ def _aggregate(phones, servers):
             per_hour[hour] = per_hour.get(hour, 0) + int(requests)
         unidentified_generic += int((checked['raw'].get('unidentified') or {}).get('generic') or 0)
     return {'counts': counts, 'failing_with_current_profile': failing_current, 'by_model': by_model,
-            'by_firmware': by_firmware, 'by_server': by_server,
+            'by_firmware': by_firmware, 'by_server': by_server, 'firmware_by_model': firmware_by_model,
             'generic': {'count': len(generic), 'macs': sorted(generic), 'unidentified_requests': unidentified_generic},
             'per_hour': dict(sorted(per_hour.items()))}
 

@@ -96,6 +96,10 @@ def _firmware_rows(by_firmware):
     return rows
 
 
+def _model_firmware_rows(firmware_by_model):
+    return dict(('%s %s' % (model, firmware), row) for model, versions in firmware_by_model.items() for firmware, row in versions.items())
+
+
 def _table(headers, rows):
     head = ''.join('<th>%s</th>' % _text(name) for name in headers)
     body = ''.join('<tr>%s</tr>' % ''.join(cell for cell in row) for row in rows)
@@ -166,6 +170,7 @@ def render_html(report, max_phones=1000):
         '<h2>Charts</h2><div class="charts">%s</div>' % ''.join(charts),
         '<h2>Servers</h2>', _servers(report),
         _state_table('By model', report['by_model']), _state_table('By firmware', report['by_firmware']),
+        _state_table('By model and firmware (a firmware wave)', _model_firmware_rows(report['firmware_by_model'])),
         _state_table('By server (of the newest request)', report['by_server']),
         '<h2>Generic certificate</h2><p>%s</p>' % _generic_list(generic['macs']),
         '<h2>Phones that are not current</h2>', _phones(report, max_phones),

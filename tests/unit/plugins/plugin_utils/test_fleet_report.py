@@ -98,6 +98,8 @@ def test_counts_per_model_firmware_server_and_generic(report):
     assert report['by_model']['CP-8841-3PCC']['current'] == 2 and report['by_model']['unknown']['never_seen'] == 2
     assert report['by_firmware']['11.3.7'] == dict(current=1, stale=0, failing=0, never_seen=0, unknown=0, total=1)
     assert report['by_firmware']['12.0.2']['failing'] == 1
+    assert sum(row['total'] for versions in report['firmware_by_model'].values() for row in versions.values()) == len(report['phones'])
+    assert report['firmware_by_model']['CP-8841-3PCC']['11.3.7']['current'] == 1
     assert report['by_server']['one']['total'] == 5 and report['by_server']['two']['failing'] == 1
     assert report['generic'] == {'count': 1, 'macs': [MA[6]], 'unidentified_requests': 1}
     assert report['per_hour'] == {'2026-12-02T09': 1, '2026-12-02T10': 8}
