@@ -106,6 +106,8 @@ def test_a_second_push_fails_while_the_first_holds_the_lock(playbook, tmp_path, 
     finally:
         if first.poll() is None:
             stop_process(first)
+        # A FIFO left behind blocks whoever opens it later (the real-servers test reads every file under /tmp).
+        os.unlink(fifo)
     assert first.returncode == 0, err
     result = json.loads(out)
     assert (result['created'], result['updated'], sorted(result['removed'])) == (['020000000004'], ['020000000001'],
