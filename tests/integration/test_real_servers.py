@@ -227,7 +227,8 @@ def _files_holding(roots, needles, skip=()):
             for name in files:
                 path = os.path.join(dirpath, name)
                 try:
-                    if os.path.islink(path) or os.path.getsize(path) > 50 << 20:
+                    # Regular files only: opening a FIFO another test left in /tmp would block forever.
+                    if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 50 << 20:
                         continue
                     with open(path, 'rb') as handle:
                         data = handle.read()
