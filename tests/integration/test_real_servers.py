@@ -343,7 +343,7 @@ def test_renewal_on_both_servers_without_downtime(ssh_lab, deployed, tmp_path):
         assert host.run('nginx -t -q').returncode == 0
     assert len(set(public_keys.values())) == 2, 'both servers have the same new key'
 
-    summary = dict((item['item'], ' '.join(item['msg'].split()))
+    summary = dict((item['item']['item'], ' '.join(item['msg'].split()))
                    for item in result.task('Per server - old and new notAfter, switched or not, what it serves now')['results'])
     for host in lab.hosts:
         line = summary[host.name]
