@@ -271,6 +271,88 @@ def test_lab_ca_keys_stay_on_the_controller(ssh_lab, deployed):
         assert holding == [], (host.name, holding)
 
 
+RENEW = REPO / 'playbooks' / 'renew_cert.yml'
+# The files renew_cert.yml switches in each server's lab tls directory (the old ones kept as .prev).
+RENEWED_FILES = ('server.key', 'server.csr', 'server.crt', 'server-fullchain.crt', 'server.signed.crt')
+
+
+def _served_serial(lab, host):
+    """The serial of the certificate nginx on ``host`` serves for the FQDN (openssl s_client as a phone)."""
+    phone = lab.controller_dir / 'phones' / _ma(FLEET[0]['mac'])
+    hello = subprocess.run(['openssl', 's_client', '-connect', '%s:%d' % (host.address, HTTPS_PORT), '-servername', FQDN,
+                            '-cert', '%s.crt' % phone, '-key', '%s.key' % phone], input='', capture_output=True, text=True,
+                           timeout=30, check=False)
+    return openssl('x509', '-noout', '-serial', input=hello.stdout).stdout.strip()
+
+
+def _curl_loop(lab, out, stop_file):
+    """The first phone resyncing from both servers in turn, bounded (3000 requests or 240 s, until ``stop_file``), one status a line."""
+    phone = lab.controller_dir / 'phones' / _ma(FLEET[0]['mac'])
+    requests = ' '.join(
+        'code=$(curl -sS -o /dev/null -w "%%{http_code}" --max-time 5 --cacert %s --cert %s.crt --key %s.key --resolve %s:%d:%s '
+        'https://%s:%d/cfg/%s.xml 2>&1 | tr -s " " _); echo "%s:$code" >> %s;'
+        % (lab.controller_dir / 'ca' / 'server-ca.crt', phone, phone, FQDN, HTTPS_PORT, host.address, FQDN, HTTPS_PORT,
+           _ma(FLEET[0]['mac']), host.name, out) for host in lab.hosts)
+    script = ('end=$((SECONDS+240)); n=0; while [ ! -e %s ] && [ $SECONDS -lt $end ] && [ $n -lt 1500 ]; do %s n=$((n+1)); done'
+              % (stop_file, requests))
+    return subprocess.Popen(['bash', '-c', script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_renewal_on_both_servers_without_downtime(ssh_lab, deployed, tmp_path):
+    """renew_cert.yml (signer lab, forced) on both servers behind the one FQDN while a phone keeps
+    resyncing from each: every answer 200, each server serves a new certificate for a new key of its
+    own, the old pair kept as .prev, and the summary names both as switched. Runs before
+    test_second_run_changes_nothing, which then shows that demo.yml keeps the renewed pair."""
+    assert deployed.rc == 0, _failures(deployed)
+    lab = ssh_lab
+    before = dict((host.name, dict((name, lab.server_path(host, 'tls', name).read_bytes()) for name in RENEWED_FILES))
+                  for host in lab.hosts)
+    old_serials = dict((host.name, _served_serial(lab, host)) for host in lab.hosts)
+    assert all(serial.startswith('serial=') for serial in old_serials.values()), old_serials
+    assert len(set(old_serials.values())) == 2, old_serials
+
+    out, stop_file = tmp_path / 'curl-loop.txt', tmp_path / 'curl-loop.stop'
+    loop = _curl_loop(lab, out, stop_file)
+    try:
+        result = lab.run(tmp_path, playbook=RENEW, what='renew both servers',
+                         args=['-e', json.dumps({'mpp_cert_signer': 'lab', 'mpp_cert_renew_force': True})])
+    finally:
+        # The loop ends after its current requests; stop_process only when it does not.
+        stop_file.touch()
+        try:
+            loop.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            stop_process(loop)
+    assert result.rc == 0, _failures(result)
+    answers = out.read_text().split()
+    for host in lab.hosts:
+        codes = [answer.split(':', 1)[1] for answer in answers if answer.startswith(host.name + ':')]
+        assert len(codes) >= 10 and set(codes) == {'200'}, (host.name, len(codes), sorted(set(codes)))
+
+    public_keys = {}
+    for host in lab.hosts:
+        tls = lab.server_path(host, 'tls')
+        serial = _served_serial(lab, host)
+        assert serial.startswith('serial=') and serial != old_serials[host.name], (host.name, serial)
+        assert serial == openssl('x509', '-noout', '-serial', '-in', str(tls / 'server.crt')).stdout.strip()
+        public_keys[host.name] = openssl('pkey', '-pubout', '-in', str(tls / 'server.key')).stdout
+        assert public_keys[host.name] != openssl('pkey', '-pubout', '-in', str(tls / 'server.key.prev')).stdout
+        for name in RENEWED_FILES:
+            assert (tls / (name + '.prev')).read_bytes() == before[host.name][name], (host.name, name)
+            assert not (tls / (name + '.next')).exists(), (host.name, name)
+        assert host.run('nginx -t -q').returncode == 0
+    assert len(set(public_keys.values())) == 2, 'both servers have the same new key'
+
+    summary = dict((item['item']['item'], ' '.join(item['msg'].split()))
+                   for item in result.task('Per server - old and new notAfter, switched or not, what it serves now')['results'])
+    for host in lab.hosts:
+        line = summary[host.name]
+        assert line.startswith('%s: switched to the new certificate;' % host.name), line
+        assert old_serials[host.name].split('=', 1)[1].lower() in line.lower(), line
+    final = result.task('Every server renewed or safe - none refused, rolled back or about to expire')
+    assert not final.get('failed'), final
+
+
 def test_second_run_changes_nothing(ssh_lab, deployed, tmp_path):
     assert deployed.rc == 0, _failures(deployed)
     result = ssh_lab.run(tmp_path, what='rerun')
