@@ -58,6 +58,19 @@ def pushable_dumps(directory):
             if leaf_elements(data) is not None and not JINJA2_CONSTRUCT.search(data)]
 
 
+def mint_root(directory, name='Lab Root CA 2048 (no path length)'):
+    """A root CA without a path length, made with openssl: the lab CA's roots have path length 0
+    and cannot stand for Cisco's root with its Manufacturing CA below. Returns (cert, key)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / 'root.crt', directory / 'root.key'
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', str(key), '-out', str(cert), '-days', '2',
+            '-subj', '/O=Lab/CN=%s' % name, '-addext', 'basicConstraints=critical,CA:true',
+            '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+    os.chmod(str(key), 0o600)
+    return str(cert), str(key)
+
+
 def mint_sha1_chain(directory, ca_cert, ca_key, subject):
     """A client whose intermediate CA is signed with SHA-1 by ``ca_cert`` (like Cisco Manufacturing CA).
 

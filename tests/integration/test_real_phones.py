@@ -24,7 +24,7 @@ import pytest
 
 from mpp_harness import COLLECTIONS, DnsServer, playbook_text, run_playbook
 from provisioning_server_helpers import DEFAULT_PHONES, running_server
-from real_phones_helpers import leaf_elements, mint_sha1_chain, profile_files, pushable_dumps, realworld_dir, require_realworld
+from real_phones_helpers import leaf_elements, mint_root, mint_sha1_chain, profile_files, pushable_dumps, realworld_dir, require_realworld
 
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
@@ -114,12 +114,11 @@ def test_mic_phone_under_cn_sep_and_guide_phone_under_the_default(server, mic, t
 
 
 def test_sha1_chain_refused_by_default_and_served_with_legacy_signatures(server, tmp_path):
-    ca_dir = Path(server.pki.client_ca).parent
-    client = mint_sha1_chain(tmp_path / 'sha1', server.pki.client_ca, ca_dir / 'client-ca.key',
-                             '/OU=CP-8841-3PCC/L=FCH1234ABCD/ST=%s' % OWN)
+    root, root_key = mint_root(tmp_path / 'root')
+    client = mint_sha1_chain(tmp_path / 'sha1', root, root_key, '/OU=CP-8841-3PCC/L=FCH1234ABCD/ST=%s' % OWN)
     # As a provider's bundle holds Cisco Manufacturing CA next to Cisco Root CA 2048.
     bundle = tmp_path / 'client-bundle.pem'
-    bundle.write_bytes(Path(server.pki.client_ca).read_bytes() + Path(client['intermediate']).read_bytes())
+    bundle.write_bytes(Path(server.pki.client_ca).read_bytes() + Path(root).read_bytes() + Path(client['intermediate']).read_bytes())
     try:
         assert server.deploy({'mpp_server_client_ca': str(bundle)}).rc == 0
         refused = server.curl('/cfg/%s.xml' % OWN, client)
