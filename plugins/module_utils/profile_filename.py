@@ -92,6 +92,14 @@ def profile_rule_name(pattern):
     return parsed.prefix + macro + parsed.suffix
 
 
+def filename_regex(pattern, mac_group='(%s)'):
+    """Regex of the file names ``pattern`` gives (Python ``re`` and PCRE alike, unanchored), the MAC
+    in ``mac_group``. The hex digits match in either case, as nginx's location does."""
+    parsed = parse_filename(pattern)
+    return '%s%s%s' % (re.escape(parsed.prefix), mac_group % spelling_regex(MACRO_SPELLINGS[parsed.macro]),
+                       re.escape(parsed.suffix))
+
+
 def nginx_profile_location(pattern, url_path='/'):
     """``{'regex', 'try_files'}`` of the nginx location serving ``pattern`` below ``url_path``.
 
@@ -100,10 +108,7 @@ def nginx_profile_location(pattern, url_path='/'):
     other case learns 404 (no such file), everyone else 403. ``try_files`` reads the name
     as requested from the document root.
     """
-    parsed = parse_filename(pattern)
-    mac = spelling_regex(MACRO_SPELLINGS[parsed.macro])
-    regex = '^%s(?<mpp_req_file>%s(?<mpp_req_mac>%s)%s)$' % (
-        re.escape(url_path), re.escape(parsed.prefix), mac, re.escape(parsed.suffix))
+    regex = '^%s(?<mpp_req_file>%s)$' % (re.escape(url_path), filename_regex(pattern, '(?<mpp_req_mac>%s)'))
     return {'regex': regex, 'try_files': '/$mpp_req_file'}
 
 

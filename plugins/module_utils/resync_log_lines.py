@@ -23,7 +23,7 @@ import time
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import SPELLINGS, MACError, normalize_mac, spelling_regex
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import (
-    MACRO_SPELLINGS, FilenameError, parse_filename, profile_filename)
+    FilenameError, filename_regex, profile_filename)
 
 GZIP_MAGIC = b'\x1f\x8b'
 # The fields a line gives the summary, in this order (LineParser.fields).
@@ -283,16 +283,14 @@ class ProfileNames(object):
 
     def __init__(self, pattern, url_path):
         try:
-            self.parsed = parse_filename(pattern)
+            # The file name rule's own regex (the one nginx's location is made of).
+            self._name = re.compile(filename_regex(pattern) + r'\Z')
         except FilenameError as exc:
             raise ResyncLogError('profile_filename: %s' % exc)
         if not isinstance(url_path, str) or not url_path.startswith('/') or not url_path.endswith('/'):
             raise ResyncLogError('url_path %r must start and end with / (as mpp_server_url_path, for example /cfg/)' % (url_path,))
         self.pattern = pattern
         self.url_path = url_path
-        mac = spelling_regex(MACRO_SPELLINGS[self.parsed.macro])
-        # nginx's location matches the hex digits in either case (profile_filename.nginx_profile_location).
-        self._name = re.compile(r'%s(%s)%s\Z' % (re.escape(self.parsed.prefix), mac, re.escape(self.parsed.suffix)))
         self.files = {}
 
     def file_mac(self, requested):
