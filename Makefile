@@ -110,7 +110,7 @@ unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 integration: setup
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q --durations=25 tests/integration
 
 # ansible-test needs the tree at ansible_collections/phoneprov/mpp: copy the files git knows of.
 sanity: setup
