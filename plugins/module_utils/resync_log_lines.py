@@ -292,6 +292,11 @@ class ProfileNames(object):
         self.pattern = pattern
         self.url_path = url_path
         self.files = {}
+        # How the rule spells a $MA (learned from one name it gives): checking that a name is spelled
+        # as the rule writes it is then one call, not the rule's macro expansion per file.
+        probe = '0a1b2c3d4e5f'
+        spelled = self._name.match(profile_filename(pattern, probe)).group(1)
+        self._spell = next((spell for spell in (str, str.upper, _colon) if spell(probe) == spelled), None)
 
     def file_mac(self, requested):
         """``$MA`` of the phone whose profile ``requested`` (a URI path) is, else None."""
@@ -310,4 +315,13 @@ class ProfileNames(object):
         """``$MA`` of the phone whose profile file (in the document root) ``name`` is, spelled as the rule writes it."""
         match = self._name.match(name)
         mac = fast_mac(match.group(1)) if match else None
-        return mac if mac is not None and profile_filename(self.pattern, mac) == name else None
+        if mac is None:
+            return None
+        if self._spell is not None:
+            return mac if self._spell(mac) == match.group(1) else None
+        return mac if profile_filename(self.pattern, mac) == name else None
+
+
+def _colon(ma):
+    """``$MAC`` of a ``$MA`` (mac.mac_colon without its checks: the MAC is normalised already)."""
+    return ':'.join((ma[0:2], ma[2:4], ma[4:6], ma[6:8], ma[8:10], ma[10:12]))

@@ -33,6 +33,7 @@ import re
 from ansible_collections.phoneprov.mpp.plugins.module_utils.http_behavior import http_behavior, next_try_parameter, status_reason
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MA_PATTERN, MACError, normalize_mac
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError, phone_mac
+from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log import rows_to_dict
 
 CURRENT, STALE, FAILING, NEVER_SEEN, UNKNOWN = 'current', 'stale', 'failing', 'never_seen', 'unknown'
 STATES = (CURRENT, STALE, FAILING, NEVER_SEEN, UNKNOWN)
@@ -101,9 +102,18 @@ def fleet_index(fleet):
 
 def _checked_result(server, result):
     """The parts of one server's resync_log result the report reads, checked; None when not read."""
-    if not isinstance(result, dict) or 'phones' not in result or any(result.get(key) for key in ('failed', 'unreachable', 'skipped')):
+    if not isinstance(result, dict) or any(result.get(key) for key in ('failed', 'unreachable', 'skipped')):
         return None  # an unreachable or failed server: its log was not read
-    phones, profiles = result.get('phones') or {}, result.get('profiles') or {}
+    if 'phone_rows' in result:
+        try:
+            phones = rows_to_dict(result.get('phone_fields') or [], result['phone_rows'] or [])
+            profiles = rows_to_dict(result.get('profile_fields') or [], result.get('profile_rows') or [])
+        except (TypeError, ValueError) as exc:
+            raise ReportError('server %s: the resync_log rows do not read: %s' % (server, exc))
+    elif 'phones' in result:
+        phones, profiles = result.get('phones') or {}, result.get('profiles') or {}
+    else:
+        return None
     if not isinstance(phones, dict) or not isinstance(profiles, dict):
         raise ReportError('server %s: the resync_log result has no phones/profiles mappings' % server)
     try:

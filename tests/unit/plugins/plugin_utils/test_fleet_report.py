@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from ansible_collections.phoneprov.mpp.plugins.module_utils.resync_log import PHONE_FIELDS, PROFILE_FIELDS
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_report import (
     ReportError, build_report, epoch, gate, render_json, render_prometheus, summary_lines)
 
@@ -178,3 +179,27 @@ def test_summary_lines(report):
     assert lines[0] == 'fleet 7 phones: current 2, stale 1, failing 2, never_seen 2, unknown 1'
     assert 'down: log not read' in lines
     assert any(line.startswith('failing %s on two: HTTP 503' % MA[1]) for line in lines)
+
+
+def as_rows(one):
+    """A result in resync_log's result_format=rows form, with the same facts."""
+    phone_fields = list(PHONE_FIELDS)
+    profile_fields = list(PROFILE_FIELDS)
+    out = dict((key, value) for key, value in one.items() if key not in ('phones', 'profiles'))
+    out['phone_fields'], out['profile_fields'] = phone_fields, profile_fields
+    out['phone_rows'] = json.dumps([[ma] + [entry[name] for name in phone_fields[1:]] for ma, entry in one['phones'].items()])
+    out['profile_rows'] = json.dumps([[ma] + [entry[name] for name in profile_fields[1:]] for ma, entry in one['profiles'].items()])
+    return out
+
+
+def test_rows_and_dicts_give_the_same_report():
+    one = result({MA[0]: seen('2026-12-02T10:05:00Z', ok_time='2026-12-02T10:05:00Z'),
+                  MA[1]: seen('2026-12-02T10:06:00Z', status=403)}, {MA[0]: PUSH, MA[1]: PUSH})
+    from_dicts = build_report(FLEET, {'one': one}, generated='2026-12-02T12:00:00Z')
+    from_rows = build_report(FLEET, {'one': as_rows(one)}, generated='2026-12-02T12:00:00Z')
+    assert from_rows == from_dicts
+    assert from_rows['phones'][MA[0]]['state'] == 'current' and from_rows['phones'][MA[1]]['state'] == 'failing'
+    broken = as_rows(one)
+    broken['phone_rows'] = '[["%s", 1]]' % MA[0]
+    with pytest.raises(ReportError, match='server one: the resync_log rows do not read'):
+        build_report(FLEET, {'one': broken}, generated='2026-12-02T12:00:00Z')
