@@ -35,7 +35,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import P
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import MODULE_ARGUMENTS, task_argument_spec
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, resolve_fleet_string, trust_as_template
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import plain_data
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import plain_data, possibly_template
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.profile_diff import profile_diff
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, push_digest, template_searchpath
@@ -154,6 +154,8 @@ class ActionModule(ActionBase):
         """A fleet string as ``str``, templated first if it may be a template (2.19+). Before 2.19,
         ``str`` keeps a value marked unsafe (a lookup's, a registered result's) as it is, so that
         nothing templates it again (core_compat.final_value marks every resolved value anyway)."""
+        if not possibly_template(text):
+            return str(text)  # what the templar would give back: no templar call for each plain string
         return plain_data(resolve_fleet_string(self._templar, text), str)
 
     def _mark(self, what):
