@@ -39,7 +39,7 @@ from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.profile_diff import profile_diff
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, push_digest, template_searchpath
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_workers import RenderError, RenderJob, render_all
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_workers import RenderError, RenderJob, RenderShare, render_all
 
 display = Display()
 MODULE = 'phoneprov.mpp.phone_profiles'
@@ -96,7 +96,7 @@ class ActionModule(ActionBase):
             host_hashes = inventory.get('hashes', {})
             self._mark('host inventory: %d managed profiles' % len(host_hashes))
             payload_path = os.path.join(local_tmp, 'payload')
-            rendered = self._render(context, args, entries, host_hashes, payload_path)
+            rendered = self._render(context, args, entries, host_hashes, payload_path, digest)
             record_digest = digest and not self._play_context.check_mode
             if rendered['fresh'] == len(entries) and (not args['prune'] or inventory.get('managed') == rendered['matched']) and not record_digest:
                 # Nothing to write, prune or record: the host need not see a payload at all.
@@ -190,12 +190,22 @@ class ActionModule(ActionBase):
         self._mark('%d template variables resolved once for all phones, %d per phone' % (len(context.shared), len(context.per_phone)))
         return context
 
-    def _render(self, context, args, entries, host_hashes, payload_path):
-        """Render every phone into ``payload_path`` (render_workers.render_all); the counts."""
-        job = RenderJob(args, self._play_context.check_mode, self._play_context.diff, host_hashes)
-        rendered = render_all(context, job, entries, payload_path)
-        self._mark('%d profiles: %d rendered, %d unchanged (%d render workers, %d rendered directly)'
-                   % (len(entries), rendered['rendered'], rendered['matched'], rendered['workers'], rendered['direct']))
+    def _render(self, context, args, entries, host_hashes, payload_path, digest):
+        """Render every phone into ``payload_path`` (render_workers.render_all); the counts.
+
+        With a push digest (and no diff, which needs each profile's text), the profiles are shared
+        with the other hosts of this run that receive the same push (render_workers.RenderShare):
+        each is rendered once per run."""
+        diff = self._play_context.diff
+        if digest is None or diff:
+            job = RenderJob(args, self._play_context.check_mode, diff, host_hashes)
+            rendered = render_all(context, job, entries, payload_path)
+        else:
+            with RenderShare(C.DEFAULT_LOCAL_TMP, digest) as share:
+                job = RenderJob(args, self._play_context.check_mode, diff, host_hashes, share.read())
+                rendered = render_all(context, job, entries, payload_path, share)
+        self._mark('%d profiles: %d rendered, %d from other hosts of this run, %d unchanged (%d render workers, %d rendered directly)'
+                   % (len(entries), rendered['rendered'], rendered['shared'], rendered['matched'], rendered['workers'], rendered['direct']))
         return rendered
 
     def _publish(self, module_args, payload_path, task_vars):
