@@ -35,11 +35,11 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import P
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import MODULE_ARGUMENTS, task_argument_spec
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, resolve_fleet_string, trust_as_template
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import plain_data
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import plain_data, possibly_template
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.profile_diff import profile_diff
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, template_searchpath
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_workers import RenderError, RenderJob, render_all
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, push_digest, template_searchpath
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_workers import RenderError, RenderJob, RenderShare, render_all
 
 display = Display()
 MODULE = 'phoneprov.mpp.phone_profiles'
@@ -80,21 +80,27 @@ class ActionModule(ActionBase):
             local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
             module_args = dict((name, args[name]) for name in MODULE_ARGUMENTS)
             module_args['phones'] = []
+            context = self._render_context(args, templates, task_vars)
+            digest = push_digest(context, args, entries)
+            self._mark('push digest %s' % ('computed' if digest else 'not available: values that cannot be fingerprinted'))
+            if digest:
+                module_args['push_digest'] = digest
             inventory = self._run_module(dict(module_args, inventory=True), task_vars)
             if inventory.get('failed'):
                 inventory.pop('invocation', None)
                 return inventory
+            if inventory.get('fresh'):
+                # The host published this very push and every file still verifies: nothing to render or send.
+                self._mark('host inventory: push is current')
+                return self._unchanged(result, args, entries, inventory, 0)
             host_hashes = inventory.get('hashes', {})
             self._mark('host inventory: %d managed profiles' % len(host_hashes))
             payload_path = os.path.join(local_tmp, 'payload')
-            rendered = self._render(args, entries, templates, task_vars, host_hashes, payload_path)
-            if rendered['fresh'] == len(entries) and (not args['prune'] or inventory.get('managed') == rendered['matched']):
+            rendered = self._render(context, args, entries, host_hashes, payload_path, digest)
+            record_digest = digest and not self._play_context.check_mode
+            if rendered['fresh'] == len(entries) and (not args['prune'] or inventory.get('managed') == rendered['matched']) and not record_digest:
                 # Nothing to write, prune or record: the host need not see a payload at all.
-                macs = [entry.mac for entry in entries]
-                result.update(changed=False, created=[], updated=[], removed=[], unchanged=macs,
-                              counts=dict(created=0, updated=0, removed=0, unchanged=len(macs), total=len(macs)),
-                              dest=args['dest'], manifest=inventory.get('manifest'), shipped=0, rendered=rendered['rendered'])
-                return result
+                return self._unchanged(result, args, entries, inventory, rendered['rendered'])
             published = self._publish(module_args, payload_path, task_vars)
             old_contents = published.pop('old_contents', None) or {}
             if published.get('failed'):
@@ -148,6 +154,8 @@ class ActionModule(ActionBase):
         """A fleet string as ``str``, templated first if it may be a template (2.19+). Before 2.19,
         ``str`` keeps a value marked unsafe (a lookup's, a registered result's) as it is, so that
         nothing templates it again (core_compat.final_value marks every resolved value anyway)."""
+        if not possibly_template(text):
+            return str(text)  # what the templar would give back: no templar call for each plain string
         return plain_data(resolve_fleet_string(self._templar, text), str)
 
     def _mark(self, what):
@@ -166,15 +174,38 @@ class ActionModule(ActionBase):
             loaded[name] = LoadedTemplate(trust_as_template(text), path, tvars)
         return loaded
 
-    def _render(self, args, entries, templates, task_vars, host_hashes, payload_path):
-        """Render every phone into ``payload_path`` (render_workers.render_all); the counts."""
+    @staticmethod
+    def _unchanged(result, args, entries, inventory, rendered):
+        """The task's result when the host need not see a payload at all."""
+        macs = [entry.mac for entry in entries]
+        result.update(changed=False, created=[], updated=[], removed=[], unchanged=macs,
+                      counts=dict(created=0, updated=0, removed=0, unchanged=len(macs), total=len(macs)),
+                      dest=args['dest'], manifest=inventory.get('manifest'), shipped=0, rendered=rendered)
+        return result
+
+    def _render_context(self, args, templates, task_vars):
+        """The render context (render_context.build_render_context), built once per task."""
         searchpath = template_searchpath(task_vars, self._loader.get_basedir(), templates)
         context = build_render_context(self._templar, searchpath, args, templates, task_vars)
         self._mark('%d template variables resolved once for all phones, %d per phone' % (len(context.shared), len(context.per_phone)))
-        job = RenderJob(args, self._play_context.check_mode, self._play_context.diff, host_hashes)
-        rendered = render_all(context, job, entries, payload_path)
-        self._mark('%d profiles: %d rendered, %d unchanged (%d render workers, %d rendered directly)'
-                   % (len(entries), rendered['rendered'], rendered['matched'], rendered['workers'], rendered['direct']))
+        return context
+
+    def _render(self, context, args, entries, host_hashes, payload_path, digest):
+        """Render every phone into ``payload_path`` (render_workers.render_all); the counts.
+
+        With a push digest (and no diff, which needs each profile's text), the profiles are shared
+        with the other hosts of this run that receive the same push (render_workers.RenderShare):
+        each is rendered once per run."""
+        diff = self._play_context.diff
+        if digest is None or diff:
+            job = RenderJob(args, self._play_context.check_mode, diff, host_hashes)
+            rendered = render_all(context, job, entries, payload_path)
+        else:
+            with RenderShare(C.DEFAULT_LOCAL_TMP, digest) as share:
+                job = RenderJob(args, self._play_context.check_mode, diff, host_hashes, share.read())
+                rendered = render_all(context, job, entries, payload_path, share)
+        self._mark('%d profiles: %d rendered, %d from other hosts of this run, %d unchanged (%d render workers, %d rendered directly)'
+                   % (len(entries), rendered['rendered'], rendered['shared'], rendered['matched'], rendered['workers'], rendered['direct']))
         return rendered
 
     def _publish(self, module_args, payload_path, task_vars):

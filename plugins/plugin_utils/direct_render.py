@@ -188,6 +188,15 @@ def plain_data(value, resolve_string=str.__str__, strict=False):
     Each string goes through ``resolve_string`` (by default an exact ``str`` copy). A value of any
     other type is kept as it is, or with ``strict`` refused with NotDirect.
     """
+    # Exact builtin types first, without isinstance chains: most of a fleet's 100,000 entries.
+    kind = type(value)
+    if kind is dict:
+        return dict((str.__str__(key) if isinstance(key, str) else key, plain_data(item, resolve_string, strict))
+                    for key, item in value.items())
+    if kind is str:
+        return resolve_string(value)
+    if kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, str):
         return resolve_string(value)
     if value is None or isinstance(value, bool):

@@ -238,3 +238,27 @@ def build_render_context(templar, searchpath, args, templates, task_vars):
     base = shared if all_shared else collections.ChainMap(shared, task_vars)
     direct = direct_templates(templates, names, shared) if args['direct_render'] and all_shared else {}
     return RenderContext(templar, templates, base, digest, direct, shared, per_phone)
+
+
+# The task's arguments that shape the published files besides the render context (push digest).
+PUBLISH_OPTIONS = ('filename', 'compress', 'encrypt', 'key_field', 'key_encoding', 'record_size', 'mode', 'owner', 'group',
+                   'prune', 'manifest')
+
+
+def push_digest(context, args, entries):
+    """SHA-256 (hex) of everything one push publishes: the templates' texts, the render context's
+    digest, every phone entry in fleet order and the options that shape the files; None when the
+    context has no digest (values that cannot be fingerprinted). The same digest recorded in the
+    host's manifest, with every managed file intact, means there is nothing to render or send."""
+    if context.digest is None:
+        return None
+    digest = hashlib.sha256(b'phoneprov.mpp phone_profiles push v%d\x00' % RENDER_VERSION)
+    try:
+        # One dumps of the whole list: a call per phone costs several times more at 100,000 phones.
+        digest.update(json.dumps([context.digest.hexdigest(), [str(item.text) for _name, item in sorted(context.templates.items())],
+                                  [args[key] for key in PUBLISH_OPTIONS],
+                                  [[entry.template, entry.phone] for entry in entries]],
+                                 sort_keys=True, default=repr).encode('utf-8'))
+    except (TypeError, ValueError):
+        return None
+    return digest.hexdigest()

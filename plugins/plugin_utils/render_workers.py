@@ -15,6 +15,7 @@ copy-on-write, not copied per phone), each part its own zlib stream, in fleet or
 from __future__ import annotations
 
 import collections
+import fcntl
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.flat_profile import 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import mac_colon
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import describe_phone
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import ProfileCodecError, encode_profile
-from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_payload import PayloadWriter
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_payload import PayloadWriter, read_payload
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import final_value, render_profile
 
 display = Display()
@@ -37,7 +38,7 @@ PROGRESS_SECONDS = 5
 MIN_PHONES_PER_WORKER = 500
 # As ansible.builtin.template renders by default.
 TEMPLATE_OVERRIDES = dict(trim_blocks=True, lstrip_blocks=False, newline_sequence='\n')
-COUNTS = ('matched', 'rendered', 'fresh', 'direct')
+COUNTS = ('matched', 'rendered', 'fresh', 'direct', 'shared')
 
 
 class RenderError(Exception):
@@ -45,8 +46,59 @@ class RenderError(Exception):
 
 
 # How one push renders: the task's (validated) arguments, check and diff mode, the host's
-# hashes (file name -> [sha256, render fingerprint]).
-RenderJob = collections.namedtuple('RenderJob', 'args check_mode diff host_hashes')
+# hashes (file name -> [sha256, render fingerprint]), and the profiles other hosts of this run
+# rendered already (render fingerprint -> (sha256, encoded profile); see RenderShare).
+RenderJob = collections.namedtuple('RenderJob', 'args check_mode diff host_hashes known')
+RenderJob.__new__.__defaults__ = (None,)
+
+
+class RenderShare(object):
+    """The profiles one ansible-playbook run rendered, shared by its hosts' forked workers.
+
+    Hosts of one play receiving the same push render each profile once: the first to need a
+    profile renders it and appends it here, the others read it. ``directory`` is the run's own
+    local temporary directory (C.DEFAULT_LOCAL_TMP: 0700, made by the main process before it
+    forks the workers and removed when the run ends); the records sit in ``<push digest>.share``
+    (0600, the payload format, keyed by render fingerprint), replaced by atomic rename under an
+    flock on ``<push digest>.lock``. The push digest covers every render input, so no two
+    different pushes ever read each other's profiles.
+    """
+
+    def __init__(self, directory, digest):
+        self.path = os.path.join(directory, 'phone_profiles-%s.share' % digest)
+        self._lock_path = os.path.join(directory, 'phone_profiles-%s.lock' % digest)
+        self._lock = None
+
+    def __enter__(self):
+        self._lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info):
+        os.close(self._lock)  # closing releases the flock
+
+    def read(self):
+        """Render fingerprint -> (sha256, encoded profile) of what the run rendered so far."""
+        if not os.path.exists(self.path):
+            return {}
+        return dict((record.render, (record.sha256, record.content)) for record in read_payload(self.path))
+
+    def add(self, part_paths):
+        """Append the new records of ``part_paths`` (payload files), replacing the share atomically."""
+        parts = [path for path in part_paths if os.path.getsize(path)]
+        if not parts:
+            return
+        temp = self.path + '.%d.tmp' % os.getpid()
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, 'wb') as out:
+                for path in ([self.path] if os.path.exists(self.path) else []) + parts:
+                    with open(path, 'rb') as part:
+                        shutil.copyfileobj(part, out, 1 << 20)
+            os.replace(temp, self.path)
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
 
 
 def worker_count(requested, phones):
@@ -137,6 +189,20 @@ def render_part(context, job, entries, part_path, progress=None):
     diff_left = max(job.args['diff_count'], 0) if job.diff else 0
     samples = []
     counts = dict.fromkeys(COUNTS, 0)
+    known = job.known
+    share = open(part_path + '.share', 'wb') if known is not None else None  # pylint: disable=consider-using-with
+    try:
+        _render_part(context, job, entries, part_path, progress, (diff_left, samples, counts, known, share))
+    finally:
+        if share is not None:
+            share.close()
+    counts['samples'] = samples
+    return counts
+
+
+def _render_part(context, job, entries, part_path, progress, state):
+    diff_left, samples, counts, known, share = state
+    shared = PayloadWriter(share) if share is not None else None
     with open(part_path, 'wb') as handle, PayloadWriter(handle) as payload:
         next_report = time.time() + PROGRESS_SECONDS
         for done, entry in enumerate(entries):
@@ -151,10 +217,17 @@ def render_part(context, job, entries, part_path, progress=None):
                 counts['fresh'] += 1
                 payload.add(entry.filename, entry.mac, host[0], render)
                 continue
-            data, text, was_direct = _encoded_profile(context, job, entry)
-            counts['rendered'] += 1
-            counts['direct'] += was_direct
-            sha256 = hashlib.sha256(data).hexdigest()
+            if known is not None and render in known:
+                sha256, data = known[render]
+                counts['shared'] += 1
+                text = None
+            else:
+                data, text, was_direct = _encoded_profile(context, job, entry)
+                counts['rendered'] += 1
+                counts['direct'] += was_direct
+                sha256 = hashlib.sha256(data).hexdigest()
+                if shared is not None and render:
+                    shared.add(entry.filename, entry.mac, sha256, render, content=data)
             if host and host[0] == sha256:
                 counts['matched'] += 1
                 counts['fresh'] += context.digest is None
@@ -165,8 +238,8 @@ def render_part(context, job, entries, part_path, progress=None):
                 diff_left -= 1
                 samples.append((entry.mac, text))
             payload.add(entry.filename, entry.mac, sha256, render, content=None if job.check_mode else data, diff=want_diff)
-    counts['samples'] = samples
-    return counts
+    if shared is not None:
+        shared.close()
 
 
 def _child(context, job, part, path):  # pragma: no cover - runs in a forked child, reports through its file
@@ -190,10 +263,21 @@ def _child(context, job, part, path):  # pragma: no cover - runs in a forked chi
         os._exit(status)  # never run the parent's cleanup in the child
 
 
-def render_all(context, job, entries, payload_path):
+def render_all(context, job, entries, payload_path, share=None):
     """Render every phone into the payload file ``payload_path``; the counts (``matched``,
-    ``rendered``, ``fresh``, ``direct``), ``samples`` (MAC -> text, for the diff) and
-    ``workers``. RenderError for the first phone that failed; nothing else is kept then."""
+    ``rendered``, ``fresh``, ``direct``, ``shared``: taken from ``job.known``), ``samples``
+    (MAC -> text, for the diff) and ``workers``. The profiles rendered go into ``share`` (a
+    RenderShare, locked) when given. RenderError for the first phone that failed; nothing else
+    is kept then."""
+    try:
+        return _render_all(context, job, entries, payload_path, share)
+    finally:
+        for name in os.listdir(os.path.dirname(payload_path) or '.'):
+            if name.startswith(os.path.basename(payload_path) + '.') and name.endswith('.share'):
+                os.unlink(os.path.join(os.path.dirname(payload_path), name))
+
+
+def _render_all(context, job, entries, payload_path, share):
     workers = worker_count(job.args['render_workers'], len(entries))
     size = max(1, -(-len(entries) // workers))
     parts = [entries[i:i + size] for i in range(0, len(entries), size)] or [[]]
@@ -220,6 +304,8 @@ def render_all(context, job, entries, payload_path):
     for result in results:
         if 'error' in result:
             raise RenderError(result['error'])
+    if share is not None:
+        share.add([path + '.share' for path in paths])
     with open(payload_path, 'wb') as payload:
         for path in paths:
             with open(path, 'rb') as part:

@@ -579,3 +579,32 @@ def test_prune_refuses_tampered_manifest_entries(playbook, site, tmp_path):
     again = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet[:2]})
     result = again.task('push')
     assert result['changed'] is False and not result.get('not_pruned') and not result.get('warnings')
+
+
+def test_hosts_of_one_run_render_each_profile_once(playbook, tmp_path, site):
+    _dest, template = site
+    fleet = phones(60)
+    hosts = ['localhost', 'srv1', 'srv2', 'srv3']
+    inventory = tmp_path / 'servers.ini'
+    inventory.write_text(''.join('%s ansible_connection=local ansible_python_interpreter=%s push_dest=%s\n'
+                                 % (host, sys.executable, tmp_path / ('dest-' + host)) for host in hosts))
+    for host in hosts:
+        (tmp_path / ('dest-' + host)).mkdir()
+    text = play('{{ push_dest }}', template, encrypt='aes-256-cbc').replace('hosts: localhost', 'hosts: all')
+    run = playbook(text, extra_vars={'fleet': fleet}, args=('-i', str(inventory), '--forks', '4'))
+    results = dict((name, result) for play_data in run.data['plays'] for task in play_data['tasks']
+                   for name, result in task['hosts'].items())
+    assert sorted(results) == hosts
+    assert all(result['counts']['created'] == 60 for result in results.values())
+    # each profile rendered by one host of the run, read by the others from the run's share
+    assert sum(result['rendered'] for result in results.values()) == 60
+    trees = [dict((name, value[0]) for name, value in snapshot(tmp_path / ('dest-' + host)).items() if name.endswith('.xml'))
+             for host in hosts]
+    assert len(trees[0]) == 60 and all(tree == trees[0] for tree in trees)
+    # one phone changed: rendered once more, in one host only
+    fleet[7] = dict(fleet[7], user='4242')
+    run = playbook(text, extra_vars={'fleet': fleet}, args=('-i', str(inventory), '--forks', '4'))
+    results = dict((name, result) for play_data in run.data['plays'] for task in play_data['tasks']
+                   for name, result in task['hosts'].items())
+    assert all(result['updated'] == [ma(fleet[7])] for result in results.values())
+    assert sum(result['rendered'] for result in results.values()) == 1
