@@ -4,10 +4,12 @@
 """The manifest of phone_profiles: which files in the profile directory the module manages.
 
 ``<dest>/.phone_profiles.json`` (the module's ``manifest`` option) is
-``{"version": 1, "files": {filename: entry}}``, each entry ``mac`` ($MA), ``sha256`` of the
+``{"version": 1, "files": {filename: entry}, "push_digest": ...}``, each entry ``mac`` ($MA), ``sha256`` of the
 file as written, ``stat`` (size, mtime_ns, inode) at that moment and ``render``, the render
 fingerprint the controller sent (or null). A file whose stat data still match its entry has
-that SHA-256 without being read again; only files listed here are ever pruned.
+that SHA-256 without being read again; only files listed here are ever pruned. ``push_digest``
+(optional) is the controller's digest of everything the last successful push published: a push
+with the same digest whose files all still verify has nothing to do.
 
 The manifest is data on the managed host, not trusted: an entry whose name is not a profile file
 name this module could have written (one file in ``dest`` named by the file name rule around the
@@ -93,29 +95,35 @@ def stat_key(st):
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def load_manifest(path):
+def load_manifest(path, with_digest=False):
     """The manifest's ``files`` dict (filename -> entry), {} when there is none; ManifestError
-    when the file is not a manifest of this version."""
+    when the file is not a manifest of this version. ``with_digest``: ``(files, push_digest)``."""
     try:
         with open(path, 'rb') as handle:
             data = json.loads(handle.read().decode('utf-8'))
     except FileNotFoundError:
-        return {}
+        return ({}, None) if with_digest else {}
     except ValueError as exc:
         raise ManifestError('manifest %s is not valid JSON (%s); remove it to start over' % (path, exc))
     if not isinstance(data, dict) or data.get('version') != MANIFEST_VERSION or not isinstance(data.get('files'), dict):
         raise ManifestError('manifest %s is not a phone_profiles manifest version %d' % (path, MANIFEST_VERSION))
+    if with_digest:
+        digest = data.get('push_digest')
+        return data['files'], digest if isinstance(digest, str) else None
     return data['files']
 
 
-def manifest_bytes(files):
-    """The manifest file's content for the ``files`` dict."""
-    return json.dumps({'version': MANIFEST_VERSION, 'files': files}, sort_keys=True, separators=(',', ':')).encode('utf-8')
+def manifest_bytes(files, push_digest=None):
+    """The manifest file's content for the ``files`` dict (and the push digest, when there is one)."""
+    data = {'version': MANIFEST_VERSION, 'files': files}
+    if push_digest:
+        data['push_digest'] = push_digest
+    return json.dumps(data, sort_keys=True, separators=(',', ':')).encode('utf-8')
 
 
-def save_manifest(path, files, mode, uid=None, gid=None):
+def save_manifest(path, files, mode, uid=None, gid=None, push_digest=None):
     """Write the manifest atomically (fsync-ed: it vouches for the files written before it)."""
-    atomic_write(path, manifest_bytes(files), mode, uid=uid, gid=gid, fsync=True)
+    atomic_write(path, manifest_bytes(files, push_digest), mode, uid=uid, gid=gid, fsync=True)
 
 
 def lock_holder(path):
@@ -190,7 +198,8 @@ class Manifest(object):
         self.dest = dest
         self.path = os.path.join(dest, name)
         self.files, self.refused = {}, {}
-        for filename, entry in load_manifest(self.path).items():
+        files, self.push_digest = load_manifest(self.path, with_digest=True)
+        for filename, entry in files.items():
             problem = entry_problem(filename, entry, name)
             if problem:
                 self.refused[filename] = problem
@@ -251,9 +260,9 @@ class Manifest(object):
         return None
 
     def save(self, mode, uid=None, gid=None):
-        save_manifest(self.path, self.files, mode, uid, gid)
+        save_manifest(self.path, self.files, mode, uid, gid, self.push_digest)
 
-    def stage(self, files, mode, uid=None, gid=None):
-        """The manifest listing ``files``, written and fsync-ed to a temporary file beside it; its path
-        (renaming it over the manifest is the caller's last step)."""
-        return stage_file(self.path, manifest_bytes(files), mode, uid=uid, gid=gid, fsync=True)
+    def stage(self, files, mode, uid=None, gid=None, push_digest=None):
+        """The manifest listing ``files`` (and ``push_digest``), written and fsync-ed to a temporary file
+        beside it; its path (renaming it over the manifest is the caller's last step)."""
+        return stage_file(self.path, manifest_bytes(files, push_digest), mode, uid=uid, gid=gid, fsync=True)

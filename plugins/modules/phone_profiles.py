@@ -233,7 +233,12 @@ options:
     type: bool
     default: false
   push_digest:
-    description: Internal, set by the action plugin. Digest of everything the push publishes, recorded in the manifest.
+    description:
+      - Internal, set by the action plugin. Digest of everything the push publishes (templates, variables,
+        phone entries, the options that shape the files).
+      - A successful publish records it in the manifest. The inventory call answers C(fresh) when the
+        manifest holds the same digest and every managed file still verifies (size, mtime, inode, mode,
+        owner, group); the controller then renders and sends nothing.
     type: str
 notes:
   - Each profile written is fsync-ed, then the directory, before the manifest is replaced. Create and
@@ -442,7 +447,7 @@ class Publisher(object):
         if self.uid is not None or self.gid is not None:
             os.chown(path, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
 
-    def commit(self, staging, fixes, doomed):
+    def commit(self, staging, fixes, doomed, push_digest=None):
         """Publish a push's staged files (module_utils/profile_staging.py), fix the attributes of the
         ``fixes`` paths and prune ``doomed``; the manifest, staged before anything is renamed, replaces
         the old one last, after the directory is flushed. (removed MACs, entries left in place)."""
@@ -451,7 +456,7 @@ class Publisher(object):
         manifest_tmp, removed, left = None, [], []
         try:
             # Same mode, owner and group as the profiles: it lists the phones' MACs.
-            manifest_tmp = manifest.stage(kept, self.mode, uid=self.uid, gid=self.gid)
+            manifest_tmp = manifest.stage(kept, self.mode, uid=self.uid, gid=self.gid, push_digest=push_digest)
         except OSError as exc:
             staging.abort()
             module.fail_json(msg='publishing profiles into %s failed: %s; %s' % (self.dest, to_native(exc), UNCHANGED))
@@ -481,15 +486,21 @@ class Publisher(object):
 
 
 def inventory(module, publisher):
+    """The hashes of the managed files that still verify; ``fresh`` when the last push recorded the
+    push digest asked about and every managed file still verifies (the controller then has nothing
+    to render or send, and the hashes are not returned)."""
+    manifest = publisher.manifest
     hashes = {}
-    for filename, entry in publisher.manifest.files.items():
-        sha, st = publisher.manifest.verified(filename)
+    for filename, entry in manifest.files.items():
+        sha, st = manifest.verified(filename)
         if sha is not None and not publisher.attributes_differ(st):
             hashes[filename] = [sha, entry.get('render')]
     # Refused entries count as managed: the controller then sends a payload and the push reports them.
-    managed = len(publisher.manifest.files) + len(publisher.manifest.refused)
-    module.exit_json(changed=False, hashes=hashes, managed=managed, dest=publisher.dest,
-                     manifest=publisher.manifest.path)
+    managed = len(manifest.files) + len(manifest.refused)
+    digest = module.params['push_digest']
+    fresh = bool(digest) and digest == manifest.push_digest and not manifest.refused and len(hashes) == len(manifest.files)
+    module.exit_json(changed=False, fresh=fresh, hashes={} if fresh else hashes, managed=managed, dest=publisher.dest,
+                     manifest=manifest.path)
 
 
 def refused_entries(module, manifest):
@@ -594,9 +605,10 @@ def publish(module, publisher):
         for _tmp, _path, record, st in staging.staged:
             manifest.record(record.filename, record.mac, record.sha256, record.render, st=st)
         left = []
-        # refused entries: the rewritten manifest drops them
-        if staging.staged or fixes or recorded or not_pruned or doomed:
-            removed, left = publisher.commit(staging, fixes, doomed)
+        digest = module.params['push_digest']
+        # refused entries: the rewritten manifest drops them; a new push digest is recorded
+        if staging.staged or fixes or recorded or not_pruned or doomed or (digest and digest != manifest.push_digest):
+            removed, left = publisher.commit(staging, fixes, doomed, digest)
         temp_files = publisher.remove_stale_temp_files(set(manifest.files) | wanted | set(doomed))
     not_pruned.extend(left)
     counts = {'created': len(created), 'updated': len(updated), 'removed': len(removed),

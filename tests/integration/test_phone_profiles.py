@@ -132,6 +132,37 @@ def test_push_idempotent_update_one_prune(playbook, site):
     assert len(list(dest.glob('02*.xml'))) == 4
 
 
+def test_the_push_digest_answers_a_rerun_and_a_changed_file_is_noticed(playbook, site):
+    dest, template = site
+    fleet = phones(3)
+    first = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet})
+    assert first.rc == 0, first.stdout[-3000:]
+    manifest = json.loads((dest / '.phone_profiles.json').read_text())
+    assert len(manifest['push_digest']) == 64
+    before = snapshot(dest)
+
+    rerun = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet})
+    result = rerun.task('push')
+    assert result['changed'] is False and result['rendered'] == 0 and result['shipped'] == 0
+    assert result['counts'] == {'created': 0, 'updated': 0, 'removed': 0, 'unchanged': 3, 'total': 3}
+    assert snapshot(dest) == before
+
+    # Someone changes a profile's mode on the host: the digest alone must not vouch for it.
+    victim = dest / ('%s.xml' % ma(fleet[1]))
+    victim.chmod(0o666)
+    repaired = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet})
+    result = repaired.task('push')
+    assert result['updated'] == [ma(fleet[1])] and result['changed'] is True
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o640
+    assert json.loads((dest / '.phone_profiles.json').read_text())['push_digest'] == manifest['push_digest']
+
+    # Check mode of another fleet reports the change and records nothing.
+    fleet[0]['resync_periodic'] = 900
+    checked = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet}, check=True)
+    assert checked.task('push')['updated'] == [ma(fleet[0])]
+    assert json.loads((dest / '.phone_profiles.json').read_text())['push_digest'] == manifest['push_digest']
+
+
 def test_aes_256_cbc_gzip_decrypts_with_real_openssl(playbook, site, tmp_path):
     dest, template = site
     fleet = phones(3)

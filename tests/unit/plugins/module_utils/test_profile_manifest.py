@@ -36,6 +36,19 @@ def test_no_manifest_is_an_empty_one(tmp_path):
     assert Manifest(str(tmp_path), NAME).files == {}
 
 
+def test_the_push_digest_is_kept_with_the_files(tmp_path):
+    path = str(tmp_path / NAME)
+    files = {'000e08000001.xml': {'mac': '000e08000001', 'sha256': 'a' * 64, 'stat': [1, 2, 3], 'render': None}}
+    save_manifest(path, files, 0o640, push_digest='d' * 64)
+    assert load_manifest(path, with_digest=True) == (files, 'd' * 64)
+    assert load_manifest(path) == files
+    assert Manifest(str(tmp_path), NAME).push_digest == 'd' * 64
+    save_manifest(path, files, 0o640)  # a push without a digest forgets the old one
+    assert Manifest(str(tmp_path), NAME).push_digest is None
+    (tmp_path / NAME).write_text(json.dumps({'version': MANIFEST_VERSION, 'files': files, 'push_digest': 7}))
+    assert Manifest(str(tmp_path), NAME).push_digest is None  # not a digest: never fresh
+
+
 def test_save_and_load(tmp_path):
     path = str(tmp_path / NAME)
     files = {'000e08000001.xml': {'mac': '000e08000001', 'sha256': 'a' * 64, 'stat': [1, 2, 3], 'render': None}}
