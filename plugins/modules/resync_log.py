@@ -126,7 +126,9 @@ phone_rows:
       order (C(from_json) in a template reads it).
   type: str
   returned: with O(result_format=rows)
-  sample: '[["000e08abcdef",24,"2026-12-02T01:04:33+00:00",200,"A","HTTP 200 profile received","/cfg/000e08abcdef.xml","2026-12-02T01:04:33+00:00","/cfg/000e08abcdef.xml",24,"CP-8841-3PCC","12.0.1","unique","192.0.2.10","TLSv1.2","ECDHE-RSA-AES256-GCM-SHA384"]]'
+  sample: '[["000e08abcdef",24,"2026-12-02T01:04:33+00:00",200,"A","HTTP 200 profile received","/cfg/000e08abcdef.xml",
+    "2026-12-02T01:04:33+00:00","/cfg/000e08abcdef.xml",24,"CP-8841-3PCC","12.0.1","unique","192.0.2.10","TLSv1.2",
+    "ECDHE-RSA-AES256-GCM-SHA384"]]'
 profile_fields:
   description: The names of the values in each of RV(profile_rows), C(mac) first, then the fields of RV(profiles).
   type: list

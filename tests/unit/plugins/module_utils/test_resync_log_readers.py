@@ -37,8 +37,8 @@ def rotated_log(tmp_path):
     """Oldest first: .3.gz, .2.gz, .1 (plain), the current file (plain)."""
     rng = random.Random(16)
     log = tmp_path / 'mpp-access.log'
-    for number, (name, compress) in enumerate((('mpp-access.log.3.gz', True), ('mpp-access.log.2.gz', True),
-                                                ('mpp-access.log.1', False), ('mpp-access.log', False))):
+    files = (('mpp-access.log.3.gz', True), ('mpp-access.log.2.gz', True), ('mpp-access.log.1', False), ('mpp-access.log', False))
+    for number, (name, compress) in enumerate(files):
         write(tmp_path / name, day_of_lines(rng, 5, number * 5 * 3600), compress=compress)
     return log
 

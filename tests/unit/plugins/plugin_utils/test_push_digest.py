@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import task_argument_spec
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import (LoadedTemplate, PUBLISH_OPTIONS, RenderContext,
-                                                                                    context_digest, push_digest)
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import (
+    LoadedTemplate, PUBLISH_OPTIONS, RenderContext, context_digest, push_digest)
 
 FLEET = [{'mac': '00:0e:08:ab:cd:01', 'line': 1}, {'mac': '000E08ABCD02', 'line': 2}]
 
