@@ -211,7 +211,7 @@ def resolve_paths(paths, bases):
     """Each of ``paths`` as an existing absolute path: a relative one under the first of ``bases``
     (directories, None skipped) where it exists; AnsibleError naming a path found nowhere."""
     resolved = []
-    bases = [base for base in bases if base]
+    bases = [base for index, base in enumerate(bases) if base and base not in bases[:index]]
     for path in paths:
         path = os.path.expanduser(to_native(path))
         if os.path.isabs(path):
