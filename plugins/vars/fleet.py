@@ -95,8 +95,7 @@ import os
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.vars import BaseVarsPlugin
 
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_source import (EXTENSIONS, cached_fleet_file, directory_files,
-                                                                                   loader_decrypter)
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_source import EXTENSIONS, cached_fleet_file, directory_files, loader_decrypter
 
 
 def _fleet_files(base):
