@@ -25,6 +25,9 @@ PUSH = """
     - name: fleet
       ansible.builtin.debug:
         msg: "{{ query('phoneprov.mpp.fleet') }}"
+    - name: fleet of a host
+      ansible.builtin.debug:
+        msg: "{{ query('phoneprov.mpp.fleet', host='localhost') | map(attribute='mac') | list }}"
     - name: push
       ansible.builtin.include_role:
         name: phoneprov.mpp.phone_profiles
@@ -113,6 +116,8 @@ def test_phones_from_gives_the_profiles_of_the_same_mpp_phones_byte_for_byte(tmp
     # The lookup hands consumers the same resolved entries either way.
     assert from_files.task('fleet')['msg'] == by_value.task('fleet')['msg']
     assert from_files.task('fleet')['msg'][2]['lines'][0]['password'] == 'pw-from-group-vars'
+    macs = [phone['mac'] for phone in PHONES]
+    assert from_files.task('fleet of a host')['msg'] == by_value.task('fleet of a host')['msg'] == macs
     again = run_playbook(source, PUSH % (source / 'docroot'), args=vault)
     assert again.changed == 0 and again.task('Publish one profile per phone')['counts']['unchanged'] == 4
 
