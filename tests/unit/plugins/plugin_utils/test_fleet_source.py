@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from ansible.errors import AnsibleError, AnsibleParserError
 
@@ -149,3 +150,33 @@ def test_relative_paths_resolve_under_the_first_base_that_has_them(tmp_path):
         fleet.resolve_paths(['missing.yml'], bases)
     assert str(caught.value) == 'fleet source missing.yml: no such file or directory (looked for %s, %s)' % (
         inventory / 'missing.yml', playbooks / 'missing.yml')
+
+
+def typed(value):
+    """``value`` with every item's type, to compare data type for type."""
+    if isinstance(value, dict):
+        return dict((typed(key), typed(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+def test_yaml_loader_builds_what_the_safe_loader_builds(tmp_path):
+    text = ("- &base {mac: '000e08abcd01', port: 5060, on: true, off: no, none: ~, ratio: 1.5, when: 2024-01-02,\n"
+            "           quoted: '5060', tagged: !!str 42, octal: 0o17, list: [a, 1, {b: c}]}\n"
+            "- <<: *base\n"
+            "  mac: 000e08abcd02\n"
+            "- {mac: 000e08abcd03, again: *base, 7: seven, empty: '', blank: }\n")
+    expected = yaml.load(text, Loader=yaml.SafeLoader)  # nosec B506 - the safe loader
+    assert typed(fleet.load_fleet_file(write(tmp_path / 'typed.yml', text))) == typed(expected)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ("- mac: '000e08abcd01'\n  ? [a, b]\n  : unhashable\n", 'found unhashable key'),
+    ("- &loop [*loop]\n", 'an alias refers to a node that contains it'),
+])
+def test_yaml_the_safe_loader_refuses_is_refused(tmp_path, text, expected):
+    path = write(tmp_path / 'odd.yml', text)
+    with pytest.raises(AnsibleParserError) as caught:
+        fleet.load_fleet_file(path)
+    assert 'odd.yml: not valid YAML' in str(caught.value) and expected in str(caught.value), str(caught.value)
