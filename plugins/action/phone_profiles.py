@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller half of phoneprov.mpp.phone_profiles: render the fleet, ship one payload.
 
-1. Check every phone entry (plugin_utils/phone_entries.py over module_utils/phone_entry.py: MAC
+1. Take the fleet from ``phones`` or read it from ``phones_from`` (plugin_utils/fleet_source.py,
+   on the controller, never an inventory variable), then check every phone entry (plugin_utils/phone_entries.py over module_utils/phone_entry.py: MAC
    rule, duplicates, key, template choice; the file name rule of module_utils/profile_filename.py)
    before any work.
 2. Ask the managed host for the hashes of the profiles it holds (module, ``inventory: true``).
@@ -36,6 +37,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, resolve_fleet_string, trust_as_template
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import plain_data, possibly_template
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_source import read_fleet, resolve_file_string, resolve_paths
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.profile_diff import profile_diff
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, push_digest, template_searchpath
@@ -74,7 +76,8 @@ class ActionModule(ActionBase):
         self._t0 = time.time()
         try:
             args = self._validate_args()
-            entries = check_phones(args['phones'], args, self._resolve_string)
+            phones, resolve_string = self._fleet(args, task_vars)
+            entries = check_phones(phones, args, resolve_string)
             templates = self._load_templates(args, entries)
             self._mark('checked %d phones' % len(entries))
             local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
@@ -138,9 +141,7 @@ class ActionModule(ActionBase):
         validated = ArgumentSpecValidator(spec).validate(raw)
         if validated.error_messages:
             raise _Fail('invalid arguments: %s' % '; '.join(validated.error_messages))
-        if phones is None:
-            raise _Fail('missing required argument: phones')
-        if not isinstance(phones, (list, tuple)):
+        if phones is not None and not isinstance(phones, (list, tuple)):
             raise _Fail('phones must be a list of dicts, got %s' % type(phones).__name__)
         args = validated.validated_parameters
         if not args['template'] and not args['templates']:
@@ -149,6 +150,25 @@ class ActionModule(ActionBase):
             raise _Fail('record_size must be %d or more, got %d' % (MIN_RECORD_SIZE, args['record_size']))
         args['phones'] = phones
         return args
+
+    def _fleet(self, args, task_vars):
+        """The fleet, ``phones`` or read from ``phones_from`` on the controller (never an inventory
+        variable), and how to resolve its strings."""
+        phones, phones_from = args['phones'], args['phones_from']
+        if not phones_from:
+            if phones is None:
+                raise _Fail('missing required argument: phones (or phones_from)')
+            return phones, self._resolve_string
+        if phones:
+            raise _Fail('give phones or phones_from, not both: phones has %d entries, phones_from reads %s'
+                        % (len(phones), ', '.join(phones_from)))
+        try:
+            paths = resolve_paths(phones_from, (task_vars.get('inventory_dir'), task_vars.get('playbook_dir')))
+            phones = read_fleet(paths, self._loader)
+        except AnsibleError as exc:
+            raise _Fail('phones_from: %s' % to_native(exc))
+        self._mark('read %d phones from %s' % (len(phones), ', '.join(paths)))
+        return phones, lambda text: plain_data(resolve_file_string(self._templar, text), str)
 
     def _resolve_string(self, text):
         """A fleet string as ``str``, templated first if it may be a template (2.19+). Before 2.19,

@@ -22,7 +22,9 @@ def task_argument_spec(path_type='path'):
     expanded (``dest`` is a path on the managed host), and ``path`` on the managed host.
     """
     return dict(
-        phones=dict(type='list', elements='dict', required=True),
+        phones=dict(type='list', elements='dict'),
+        # Fleet files on the controller, read by the action (plugin_utils/fleet_source.py).
+        phones_from=dict(type='list', elements='path'),
         template=dict(type=path_type),
         templates=dict(type='dict'),
         dest=dict(type=path_type, required=True),

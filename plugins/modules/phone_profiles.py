@@ -72,9 +72,28 @@ options:
         encryption key.
       - The template also sees C(phone_mac) (C($MA) form), C(phone_mac_colon) (C($MAC) form) and
         C(phone_filename).
+      - Give O(phones) or O(phones_from). An empty list with O(phones_from) is allowed (a role
+        passes both); a non-empty one is an error.
     type: list
     elements: dict
-    required: true
+  phones_from:
+    description:
+      - The fleet read from files on the controller instead of O(phones); for big fleets, which
+        then never become an inventory variable (Ansible would tag, copy and template every value of
+        it for every task). The profiles are byte for byte those of the same data in O(phones).
+      - Each path is a fleet file or a directory of them (read in name order; hidden files, backups
+        ending in C(~) and other extensions are ignored), read as the P(phoneprov.mpp.fleet#vars)
+        vars plugin reads C(fleet/) files. A YAML (C(.yml), C(.yaml)) or JSON (C(.json)) file holds
+        a list of phone entries or a mapping with the one key C(mpp_phones). A CSV file (C(.csv)) has
+        a header row and one phone a row; a column name with dots nests (C(lines.0.user_id) is
+        C(phone.lines[0].user_id), numeric parts are list indexes from 0), empty cells are left out,
+        every value is a string.
+      - A whole file may be vault-encrypted; it is decrypted with the run's vault secrets. A string
+        that contains a template (C({{ vault_sip_1001 }})) is templated, as in C(group_vars/).
+      - A relative path is looked up in the host's C(inventory_dir) first, then in the playbook's
+        directory. Parsed files are cached per process until they change.
+    type: list
+    elements: path
   template:
     description:
       - Path of the Jinja2 template on the controller, searched like M(ansible.builtin.template)'s

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: phoneprov.mpp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Vars plugin phoneprov.mpp.fleet: mpp_phones from fleet/ files, read as plain data."""
+"""Vars plugin phoneprov.mpp.fleet: mpp_phones from fleet/ files, read as plain data by
+plugin_utils/fleet_source.py (the one reader of fleet files); this plugin owns only the layout."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ description:
     for that host. As with C(group_vars/), the more specific group (or the host) wins; lists are
     not merged.
   - Each file is a YAML or JSON list of phone entries, or a mapping with the variable's name as
-    its one key (so a C(group_vars/) file can be moved here unchanged). Files of one directory are
-    read in name order and their lists joined.
+    its one key (so a C(group_vars/) file can be moved here unchanged), or a CSV file (C(.csv)) with a
+    header row and one phone a row; a column name with dots nests (C(lines.0.user_id) is
+    C(phone.lines[0].user_id), numeric parts are list indexes from 0), empty cells are left out and
+    every value is a string. Files of one directory are read in name order and their lists joined.
+  - The files are read by the collection's fleet reader, the same one as the O(phoneprov.mpp.phone_profiles#module:phones_from)
+    option and the P(phoneprov.mpp.fleet#lookup) lookup read them with.
   - Why it exists. Ansible tags every value it loads from C(group_vars/) or C(vars_files) with its
     origin, and reloads C(vars_files) before every task; for a fleet of 10,000 phones that is
     seconds per load, for 100,000 phones tens of seconds. This plugin parses with libyaml or the
@@ -62,6 +67,8 @@ extends_documentation_fragment:
   - ansible.builtin.vars_plugin_staging
 seealso:
   - module: phoneprov.mpp.phone_profiles
+  - plugin: phoneprov.mpp.fleet
+    plugin_type: lookup
   - module: phoneprov.mpp.phone_check
 notes:
   - PyYAML with libyaml (C(yaml.CSafeLoader)) is used when available; without it YAML files are
@@ -83,116 +90,20 @@ EXAMPLES = r"""
 # A group with its own fleet (inventory/fleet/edge_servers.yml) replaces it for its hosts.
 """
 
-import json
 import os
 
-import yaml
-
-from ansible.errors import AnsibleError, AnsibleParserError
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.vars import BaseVarsPlugin
 
-try:
-    from yaml import CSafeLoader as _YamlLoader
-except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml import SafeLoader as _YamlLoader
-
-from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError, phone_mac
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import possibly_template
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, trust_as_template
-
-EXTENSIONS = ('.yml', '.yaml', '.json')
-VAULT_HEADER = b'$ANSIBLE_VAULT'
-
-# path -> ((mtime_ns, size, inode), entries); one parse per file and process.
-_PARSED = {}
-
-
-def load_fleet_file(path, variable='mpp_phones', decrypt=None):
-    """The list of phone entries in one fleet file, checked; AnsibleParserError naming the problem.
-
-    ``decrypt(path)`` returns the text of a vault-encrypted file (Ansible's loader does that).
-    """
-    with open(path, 'rb') as handle:
-        raw = handle.read()
-    if raw.lstrip().startswith(VAULT_HEADER):
-        if decrypt is None:
-            raise AnsibleParserError('%s: vault-encrypted, and no vault secrets to decrypt it with' % path)
-        raw = to_text(decrypt(path), errors='surrogate_or_strict').encode('utf-8')
-    if b'!vault' in raw:
-        raise AnsibleParserError('%s: single vaulted values (!vault) are not supported in fleet files; '
-                                 'encrypt the whole file with ansible-vault instead' % path)
-    try:
-        if path.endswith('.json'):
-            data = json.loads(raw)
-        else:
-            data = yaml.load(raw, Loader=_YamlLoader)  # nosec B506 - a safe loader
-    except (ValueError, yaml.YAMLError) as exc:
-        raise AnsibleParserError('%s: not valid %s: %s' % (path, 'JSON' if path.endswith('.json') else 'YAML', to_native(exc)))
-    if data is None:
-        return []
-    if isinstance(data, dict):
-        if list(data) != [variable]:
-            raise AnsibleParserError('%s: a fleet file is a list of phones or a mapping with the one key %s, found keys %s'
-                                     % (path, variable, ', '.join(sorted(to_text(key) for key in data)) or 'none'))
-        data = data[variable]
-        if data is None:
-            return []
-    if not isinstance(data, list):
-        raise AnsibleParserError('%s: a fleet file is a list of phones, found a %s' % (path, type(data).__name__))
-    for index, entry in enumerate(data):
-        try:
-            phone_mac(index, entry)
-        except PhoneEntryError as exc:
-            raise AnsibleParserError('%s: %s' % (path, exc))
-    return _trust_templates(data)
-
-
-def _trust_templates(value):
-    """Mark strings that contain a template as trusted templates, in place, as Ansible does for
-    group_vars; the rest stays plain (and cheap: nothing needs to template it)."""
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            value[index] = _trust_templates(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            value[key] = _trust_templates(item)
-    elif isinstance(value, str) and possibly_template(value):
-        return trust_as_template(value)
-    return value
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_source import EXTENSIONS, cached_fleet_file, directory_files, loader_decrypter
 
 
 def _fleet_files(base):
-    """Fleet files for one entity: ``base.yml`` (or .yaml/.json) and every file in ``base/``."""
+    """Fleet files for one entity: ``base.yml`` (or another fleet extension) and every file in ``base/``."""
     found = [base + ext for ext in EXTENSIONS if os.path.isfile(base + ext)]
     if os.path.isdir(base):
-        for name in sorted(os.listdir(base)):
-            if name.startswith('.') or name.endswith('~') or not name.endswith(EXTENSIONS):
-                continue
-            path = os.path.join(base, name)
-            if os.path.isfile(path):
-                found.append(path)
+        found.extend(directory_files(base))
     return found
-
-
-def cached_fleet_file(path, variable, decrypt=None):
-    """``load_fleet_file`` once per file and process, again when the file changes."""
-    stat = os.stat(path)
-    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino, variable)
-    cached = _PARSED.get(path)
-    if cached is None or cached[0] != stamp:
-        cached = _PARSED[path] = (stamp, load_fleet_file(path, variable, decrypt))
-    return cached[1]
-
-
-def _decrypter(loader):
-    """Text of a vault-encrypted file, through Ansible's loader (and so the run's vault secrets)."""
-    def decrypt(path):
-        try:
-            return str.__str__(read_text_file(loader, path))
-        except AnsibleError as exc:
-            raise AnsibleParserError('%s: cannot decrypt: %s' % (path, to_native(exc)))
-    return decrypt
 
 
 class VarsModule(BaseVarsPlugin):
@@ -206,6 +117,7 @@ class VarsModule(BaseVarsPlugin):
         if not os.path.isdir(directory):
             return {}
         variable = self.get_option('variable')
+        decrypt = loader_decrypter(loader)
         data = {}
         for entity in entities:
             name = to_native(entity.name)
@@ -216,7 +128,7 @@ class VarsModule(BaseVarsPlugin):
                 continue
             phones = []
             for fleet_file in files:
-                phones.extend(cached_fleet_file(fleet_file, variable, _decrypter(loader)))
+                phones.extend(cached_fleet_file(fleet_file, variable, decrypt))
             # Later entities (more specific groups, then the host) replace earlier ones, as
             # group_vars do for a list.
             data[variable] = phones
