@@ -19,6 +19,7 @@ Any failure in 1 or 3 stops the task before step 4: nothing is published.
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import tempfile
@@ -34,16 +35,19 @@ from ansible.utils.display import Display
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import MODULE_ARGUMENTS, task_argument_spec
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_buckets import bucket_count, bucket_digests, bucket_of
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, resolve_fleet_string, trust_as_template
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import plain_data, possibly_template
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_source import read_fleet, resolve_file_string, resolve_paths
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_source import read_fleet_data, resolve_file_string, resolve_paths
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.profile_diff import profile_diff
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, push_digest, template_searchpath
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, fingerprints, push_digest, template_searchpath
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_workers import RenderError, RenderJob, RenderShare, render_all
 
 display = Display()
+# The bucket digests of a push (module_utils/profile_buckets.py), each phone's bucket and fingerprint by fleet index.
+Buckets = collections.namedtuple('Buckets', 'count digests of_entry fingerprints')
 MODULE = 'phoneprov.mpp.phone_profiles'
 ARGUMENT_SPEC = task_argument_spec(path_type='str')
 MIN_RECORD_SIZE = 18
@@ -84,10 +88,13 @@ class ActionModule(ActionBase):
             module_args = dict((name, args[name]) for name in MODULE_ARGUMENTS)
             module_args['phones'] = []
             context = self._render_context(args, templates, task_vars)
-            digest = push_digest(context, args, entries)
+            buckets = self._buckets(context, entries)
+            digest = push_digest(context, args, entries, buckets.fingerprints if buckets else None)
             self._mark('push digest %s' % ('computed' if digest else 'not available: values that cannot be fingerprinted'))
             if digest:
                 module_args['push_digest'] = digest
+            if buckets:
+                module_args['buckets'] = {'count': buckets.count, 'digests': buckets.digests}
             inventory = self._run_module(dict(module_args, inventory=True), task_vars)
             if inventory.get('failed'):
                 inventory.pop('invocation', None)
@@ -97,9 +104,17 @@ class ActionModule(ActionBase):
                 self._mark('host inventory: push is current')
                 return self._unchanged(result, args, entries, inventory, 0)
             host_hashes = inventory.get('hashes', {})
-            self._mark('host inventory: %d managed profiles' % len(host_hashes))
+            clean = None
+            if buckets and isinstance(inventory.get('dirty_buckets'), list):
+                clean = set(range(buckets.count)) - set(inventory['dirty_buckets'])
+                module_args['keep_buckets'] = sorted(clean)
+            self._mark('host inventory: %d managed profiles, %d hashes sent%s' % (
+                inventory.get('managed', 0), len(host_hashes),
+                ', %d of %d buckets current' % (len(clean), buckets.count) if clean is not None else ''))
             payload_path = os.path.join(local_tmp, 'payload')
-            rendered = self._render(context, args, entries, host_hashes, payload_path, digest)
+            job_extra = {'fingerprints': buckets.fingerprints if buckets else None,
+                         'clean': (buckets.of_entry, clean) if clean else None}
+            rendered = self._render(context, args, entries, host_hashes, payload_path, digest, job_extra)
             record_digest = digest and not self._play_context.check_mode
             if rendered['fresh'] == len(entries) and (not args['prune'] or inventory.get('managed') == rendered['matched']) and not record_digest:
                 # Nothing to write, prune or record: the host need not see a payload at all.
@@ -164,11 +179,13 @@ class ActionModule(ActionBase):
                         % (len(phones), ', '.join(phones_from)))
         try:
             paths = resolve_paths(phones_from, (task_vars.get('inventory_dir'), task_vars.get('playbook_dir')))
-            phones = read_fleet(paths, self._loader)
+            fleet = read_fleet_data(paths, self._loader)
         except AnsibleError as exc:
             raise _Fail('phones_from: %s' % to_native(exc))
-        self._mark('read %d phones from %s' % (len(phones), ', '.join(paths)))
-        return phones, lambda text: plain_data(resolve_file_string(self._templar, text), str)
+        self._mark('read %d phones from %s' % (len(fleet.phones), ', '.join(paths)))
+        if fleet.plain:
+            return fleet.phones, None  # plain data already: nothing to resolve, nothing to copy
+        return fleet.phones, lambda text: plain_data(resolve_file_string(self._templar, text), str)
 
     def _resolve_string(self, text):
         """A fleet string as ``str``, templated first if it may be a template (2.19+). Before 2.19,
@@ -210,7 +227,20 @@ class ActionModule(ActionBase):
         self._mark('%d template variables resolved once for all phones, %d per phone' % (len(context.shared), len(context.per_phone)))
         return context
 
-    def _render(self, context, args, entries, host_hashes, payload_path, digest):
+    def _buckets(self, context, entries):
+        """Every phone's render fingerprint and bucket, and the bucket digests
+        (module_utils/profile_buckets.py); None when the inputs cannot be fingerprinted."""
+        if context.digest is None or not entries:
+            return None
+        prints = fingerprints(context, entries)
+        if any(render is None for render in prints):
+            return None
+        count = bucket_count(len(entries))
+        digests = bucket_digests(((entry.filename, render) for entry, render in zip(entries, prints)), count)
+        self._mark('%d buckets' % count)
+        return Buckets(count, digests, [bucket_of(entry.filename, count) for entry in entries], prints)
+
+    def _render(self, context, args, entries, host_hashes, payload_path, digest, job_extra):
         """Render every phone into ``payload_path`` (render_workers.render_all); the counts.
 
         With a push digest (and no diff, which needs each profile's text), the profiles are shared
@@ -218,11 +248,11 @@ class ActionModule(ActionBase):
         each is rendered once per run."""
         diff = self._play_context.diff
         if digest is None or diff:
-            job = RenderJob(args, self._play_context.check_mode, diff, host_hashes)
+            job = RenderJob(args, self._play_context.check_mode, diff, host_hashes, **job_extra)
             rendered = render_all(context, job, entries, payload_path)
         else:
             with RenderShare(C.DEFAULT_LOCAL_TMP, digest) as share:
-                job = RenderJob(args, self._play_context.check_mode, diff, host_hashes, share.read())
+                job = RenderJob(args, self._play_context.check_mode, diff, host_hashes, share.read(), **job_extra)
                 rendered = render_all(context, job, entries, payload_path, share)
         self._mark('%d profiles: %d rendered, %d from other hosts of this run, %d unchanged (%d render workers, %d rendered directly)'
                    % (len(entries), rendered['rendered'], rendered['shared'], rendered['matched'], rendered['workers'], rendered['direct']))

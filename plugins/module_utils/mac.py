@@ -53,6 +53,8 @@ def spelling_captures(spelling, capture):
 
 # Python's own flavour of named groups: (?P<name>...); unnamed here, one compiled form per spelling.
 _MAC_FORMS = tuple(re.compile(r'^%s\Z' % spelling_regex(spelling)) for spelling in SPELLINGS)
+_MA_FORM = re.compile(r'%s\Z' % MA_PATTERN)
+_NOT_HEX = re.compile(r'[^0-9A-Fa-f]')
 
 
 class MACError(ValueError):
@@ -61,6 +63,8 @@ class MACError(ValueError):
 
 def normalize_mac(value):
     """Return the ``$MA`` form (``000e08abcdef``) of a MAC in any accepted spelling."""
+    if type(value) is str and _MA_FORM.match(value):  # pylint: disable=unidiomatic-typecheck
+        return value  # already $MA, as most fleet entries are: 100,000 phones ask four times each
     if not isinstance(value, str):
         raise MACError('MAC address must be a string, got %s %r' % (type(value).__name__, value))
     text = value.strip(WHITESPACE)
@@ -68,7 +72,7 @@ def normalize_mac(value):
         raise MACError(
             'invalid MAC address %r: expected 12 hex digits, as 000e08abcdef, 00:0e:08:ab:cd:ef, '
             '00-0e-08-ab-cd-ef or 000e.08ab.cdef' % (value,))
-    return re.sub(r'[^0-9A-Fa-f]', '', text).lower()
+    return _NOT_HEX.sub('', text).lower()
 
 
 def mac_upper(value):

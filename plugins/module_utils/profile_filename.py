@@ -25,7 +25,7 @@ import re
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MacSpelling, spelling_regex
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import (
-    MAC_MACROS, EmulatorError, mac_macro_values, macro_names)
+    MAC_MACROS, EmulatorError, mac_macro_value, macro_names)
 
 DEFAULT_PATTERN = '$MA.xml'
 # Ansible users write the MAC as a Jinja2 expression; it is the phone's $MA.
@@ -78,10 +78,9 @@ def profile_filename(pattern, mac):
     """The file name of the phone with MAC ``mac`` (any spelling) under ``pattern``."""
     parsed = parse_filename(pattern)
     try:
-        values = mac_macro_values(mac)
+        return parsed.prefix + mac_macro_value(mac, parsed.macro) + parsed.suffix
     except EmulatorError as exc:
         raise FilenameError(str(exc))
-    return parsed.prefix + values[parsed.macro] + parsed.suffix
 
 
 def profile_rule_name(pattern):

@@ -198,6 +198,7 @@ class Manifest(object):
         self.dest = dest
         self.path = os.path.join(dest, name)
         self.files, self.refused = {}, {}
+        self.present = None
         files, self.push_digest = load_manifest(self.path, with_digest=True)
         for filename, entry in files.items():
             problem = entry_problem(filename, entry, name)
@@ -206,9 +207,19 @@ class Manifest(object):
             else:
                 self.files[filename] = entry
 
+    def read_directory(self):
+        """List the directory once, so that :meth:`verified` answers a name that is not there without
+        a system call (a first push asks about every phone's file, none of them there yet)."""
+        try:
+            self.present = frozenset(os.listdir(self.dest))
+        except OSError:
+            self.present = None
+
     def verified(self, filename):
         """(sha256, stat) of a managed file whose entry still matches, else (None, stat);
         (None, None) when there is no such file."""
+        if self.present is not None and filename not in self.present:
+            return None, None
         try:
             st = os.lstat(os.path.join(self.dest, filename))
         except FileNotFoundError:

@@ -20,6 +20,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.mac import MACError,
 RULE_OPTIONS = ('key', 'uid', 'pwd', 'post', 'alias')
 GPP_LETTERS = 'ABCDEFGHIJKLMNOP'
 MAC_MACROS = ('MA', 'MAU', 'MAC')
+_MAC_SPELLERS = {'MA': str, 'MAU': mac_upper, 'MAC': mac_colon}  # each from the $MA form
 
 # Longest names first so $MAC wins over $MA, $CCERT over $C, $PSN over $P ...
 _MACRO = re.compile(r'\$(?:\$|\(([A-Za-z_]+)\)|(MAU|MAC|MA|PSN|PN|SN|CCERT|SWVER|HWVER|EXTIP|IP|[A-P]))')
@@ -38,11 +39,20 @@ def product_series(model):
 
 def mac_macro_values(mac):
     """``$MA``, ``$MAU`` and ``$MAC`` of one phone (any MAC spelling in, EmulatorError if none)."""
+    ma = _ma(mac)
+    return dict((macro, spell(ma)) for macro, spell in _MAC_SPELLERS.items())
+
+
+def mac_macro_value(mac, macro):
+    """One of ``$MA``, ``$MAU`` and ``$MAC`` of one phone (what a file name needs, without the others)."""
+    return _MAC_SPELLERS[macro](_ma(mac))
+
+
+def _ma(mac):
     try:
-        ma = normalize_mac(mac)
+        return normalize_mac(mac)
     except MACError as exc:
         raise EmulatorError(str(exc))
-    return {'MA': ma, 'MAU': mac_upper(ma), 'MAC': mac_colon(ma)}
 
 
 def macro_names(text):

@@ -18,6 +18,7 @@ cells are left out, every value is a string. A whole file may be vault-encrypted
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import gc
@@ -47,8 +48,9 @@ DEFAULT_VARIABLE = 'mpp_phones'
 # What a file must contain somewhere for one of its strings to be a template (direct_render.possibly_template).
 TEMPLATE_MARKERS = (b'{{', b'{%', b'{#', b'#jinja2:')
 
-# path -> ((mtime_ns, size, inode, variable), entries); one parse per file and process.
+# path -> ((mtime_ns, size, inode, variable), entries, plain); one parse per file and process.
 _PARSED = {}
+FleetData = collections.namedtuple('FleetData', 'phones plain')
 
 
 class _FleetYamlLoader(_YamlLoader):
@@ -96,11 +98,16 @@ def load_fleet_file(path, variable=DEFAULT_VARIABLE, decrypt=None):
 
     ``decrypt(path)`` returns the text of a vault-encrypted file (Ansible's loader does that).
     """
-    with _collector_paused():
-        return _load_fleet_file(path, variable, decrypt)
+    return _load_fleet_file(path, variable, decrypt)[0]
 
 
 def _load_fleet_file(path, variable, decrypt):
+    """(entries, plain): ``plain`` when no string of the file can be a template (nothing to resolve)."""
+    with _collector_paused():
+        return _parse_fleet_file(path, variable, decrypt)
+
+
+def _parse_fleet_file(path, variable, decrypt):
     with open(path, 'rb') as handle:
         raw = handle.read()
     if raw.lstrip().startswith(VAULT_HEADER):
@@ -117,8 +124,8 @@ def _load_fleet_file(path, variable, decrypt):
         except PhoneEntryError as exc:
             raise AnsibleParserError('%s: %s' % (path, exc))
     if b'\\' not in raw and not any(start in raw for start in TEMPLATE_MARKERS):
-        return data  # no string can hold a template: none written, none escaped
-    return _trust_templates(data)
+        return data, True  # no string can hold a template: none written, none escaped
+    return _trust_templates(data), False
 
 
 def _structured_entries(path, raw, variable):
@@ -242,12 +249,17 @@ def directory_files(directory):
 def cached_fleet_file(path, variable=DEFAULT_VARIABLE, decrypt=None):
     """``load_fleet_file`` once per file and process, again when the file changes. The entries
     are shared between callers: never change them."""
+    return _cached(path, variable, decrypt)[1]
+
+
+def _cached(path, variable, decrypt):
+    """(stamp, entries, plain) of one file, parsed once per process until it changes."""
     stat = os.stat(path)
     stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino, variable)
     cached = _PARSED.get(path)
     if cached is None or cached[0] != stamp:
-        cached = _PARSED[path] = (stamp, load_fleet_file(path, variable, decrypt))
-    return cached[1]
+        cached = _PARSED[path] = (stamp,) + _load_fleet_file(path, variable, decrypt)
+    return cached
 
 
 def loader_decrypter(loader):
@@ -282,8 +294,15 @@ def resolve_paths(paths, bases):
 def read_fleet(paths, loader=None, variable=DEFAULT_VARIABLE):
     """The phone entries of ``paths`` (absolute; each a fleet file or a directory of them), in
     order, as one new list; the entries themselves are shared with the cache."""
+    return read_fleet_data(paths, loader, variable).phones
+
+
+def read_fleet_data(paths, loader=None, variable=DEFAULT_VARIABLE):
+    """``FleetData(phones, plain)`` of ``paths`` (see :func:`read_fleet`); ``plain`` when no string
+    of any of the files can be a template: the entries are then plain builtin data as they are, with
+    nothing to resolve (a reader must still never change them: they are the cache's)."""
     decrypt = loader_decrypter(loader) if loader is not None else None
-    phones = []
+    phones, plain = [], True
     for path in paths:
         if os.path.isdir(path):
             files = directory_files(path)
@@ -292,8 +311,10 @@ def read_fleet(paths, loader=None, variable=DEFAULT_VARIABLE):
         else:
             raise AnsibleParserError('%s: a fleet file ends in %s' % (path, ', '.join(EXTENSIONS)))
         for fleet_file in files:
-            phones.extend(cached_fleet_file(fleet_file, variable, decrypt))
-    return phones
+            _stamp, entries, file_plain = _cached(fleet_file, variable, decrypt)
+            phones.extend(entries)
+            plain = plain and file_plain
+    return FleetData(phones, plain)
 
 
 def resolve_file_string(templar, text):

@@ -57,7 +57,8 @@ def check_phones(phones, args, resolve_string, warn=None):
     first phone at fault (FilenameError for an unusable ``filename``).
 
     ``resolve_string(text)`` gives a fleet string as plain ``str`` (templated if it may be a
-    template): only such strings are templated, handing the whole fleet to the templar would
+    template; None: the entries are plain builtin data already, as a fleet file without templates
+    gives them, and are used as they are): only such strings are templated, handing the whole fleet to the templar would
     cost about 15 s per 100,000 phones even when, as usual, nothing in it is a template.
     ``warn(text)`` (default: Ansible's warning) reports weak keys when ``weak_keys`` is ``warn``.
     """
@@ -69,10 +70,11 @@ def check_phones(phones, args, resolve_string, warn=None):
                        templates=args['templates'], default_template=args['template'])
     entries = []
     for index, phone in enumerate(phones):
-        try:
-            phone = plain_data(phone, resolve_string)
-        except Exception as exc:  # pylint: disable=broad-except
-            raise PhoneEntryError(UNRESOLVED, index, 'phone #%d: its entry does not resolve: %s' % (index + 1, to_native(exc)))
+        if resolve_string is not None:
+            try:
+                phone = plain_data(phone, resolve_string)
+            except Exception as exc:  # pylint: disable=broad-except
+                raise PhoneEntryError(UNRESOLVED, index, 'phone #%d: its entry does not resolve: %s' % (index + 1, to_native(exc)))
         entry = fleet.check(index, phone)
         if entry.filename == manifest:
             raise PhoneEntryError(MANIFEST_NAME, index, '%s: file name %s is the manifest\'s' % (describe_phone(index, phone), manifest))

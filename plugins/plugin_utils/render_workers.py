@@ -31,6 +31,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import d
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_codec import ProfileCodecError, encode_profile
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_payload import PayloadWriter, read_payload
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import final_value, render_profile
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import phone_fingerprint
 
 display = Display()
 # A long push reports its progress this often (seconds).
@@ -48,8 +49,11 @@ class RenderError(Exception):
 # How one push renders: the task's (validated) arguments, check and diff mode, the host's
 # hashes (file name -> [sha256, render fingerprint]), and the profiles other hosts of this run
 # rendered already (render fingerprint -> (sha256, encoded profile); see RenderShare).
-RenderJob = collections.namedtuple('RenderJob', 'args check_mode diff host_hashes known')
-RenderJob.__new__.__defaults__ = (None,)
+# ``fingerprints``: each phone's render fingerprint by fleet index, when computed already;
+# ``clean``: (bucket of each phone by fleet index, the buckets the host holds as they should be),
+# whose phones are neither rendered nor sent (module_utils/profile_buckets.py).
+RenderJob = collections.namedtuple('RenderJob', 'args check_mode diff host_hashes known fingerprints clean')
+RenderJob.__new__.__defaults__ = (None, None, None)
 
 
 class RenderShare(object):
@@ -145,17 +149,6 @@ def render_one(context, template, phone_variables):
     return templar_render(context.templar, text_template, layer, phone_variables), False
 
 
-def _fingerprint(context, entry):
-    if context.digest is None:
-        return None
-    fingerprint = context.digest.copy()
-    try:
-        fingerprint.update(json.dumps([entry.template, entry.phone], sort_keys=True, default=repr).encode('utf-8'))
-    except (TypeError, ValueError):
-        return None
-    return fingerprint.hexdigest()
-
-
 def _encoded_profile(context, job, entry):
     """(profile bytes, plain text, rendered directly) of one phone; RenderError naming it."""
     args, phone, template = job.args, entry.phone, entry.template
@@ -203,14 +196,19 @@ def render_part(context, job, entries, part_path, progress=None):
 def _render_part(context, job, entries, part_path, progress, state):
     diff_left, samples, counts, known, share = state
     shared = PayloadWriter(share) if share is not None else None
+    entry_buckets, clean_buckets = job.clean if job.clean is not None else (None, None)
     with open(part_path, 'wb') as handle, PayloadWriter(handle) as payload:
         next_report = time.time() + PROGRESS_SECONDS
         for done, entry in enumerate(entries):
             if progress and time.time() >= next_report:
                 next_report = time.time() + PROGRESS_SECONDS
                 display.display('phone_profiles: about %d of %d phones rendered' % (min(done * progress[0], progress[1]), progress[1]))
+            if clean_buckets is not None and entry_buckets[entry.index] in clean_buckets:
+                counts['matched'] += 1  # its bucket is as it should be on the host: nothing to render or send
+                counts['fresh'] += 1
+                continue
             host = job.host_hashes.get(entry.filename)
-            render = _fingerprint(context, entry)
+            render = job.fingerprints[entry.index] if job.fingerprints is not None else phone_fingerprint(context, entry)
             if host and render and host[1] == render:
                 # Same template, same variables, same phone entry: same profile as published.
                 counts['matched'] += 1

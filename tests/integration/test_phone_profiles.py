@@ -639,3 +639,46 @@ def test_hosts_of_one_run_render_each_profile_once(playbook, tmp_path, site):
                    for name, result in task['hosts'].items())
     assert all(result['updated'] == [ma(fleet[7])] for result in results.values())
     assert sum(result['rendered'] for result in results.values()) == 1
+
+
+def test_buckets_send_only_what_changed_and_still_repair_and_prune(playbook, site, tmp_path):
+    """300 phones fall in 4 buckets (module_utils/profile_buckets.py). A run that changes one phone,
+    finds another's profile edited on the host and prunes a third asks for the hashes of those
+    buckets only, renders only those phones, and leaves exactly the tree a fresh push makes."""
+    from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_buckets import bucket_count, bucket_of
+    dest, template = site
+    fleet = phones(300)
+    count = bucket_count(len(fleet))
+    assert count == 4
+    first = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet})
+    assert first.rc == 0, first.stdout[-3000:]
+    # three phones in three different buckets: changed, hand-edited, removed
+    by_bucket = {}
+    for phone in fleet:
+        by_bucket.setdefault(bucket_of('%s.xml' % ma(phone), count), phone)
+    changed, edited, gone = list(by_bucket.values())[:3]
+    changed['password'] = 'rotated'
+    (dest / ('%s.xml' % ma(edited))).write_text('<flat-profile><User_ID_1_>mallory</User_ID_1_></flat-profile>\n')
+    fleet.remove(gone)
+    second = playbook(play(dest, template, prune=True), extra_vars={'fleet': fleet}, args=('-vv',))
+    assert second.rc == 0, second.stdout[-3000:]
+    result = second.task('push')
+    assert sorted(result['updated']) == sorted([ma(changed), ma(edited)]) and result['removed'] == [ma(gone)]
+    assert result['counts']['unchanged'] == 297 and result['counts']['total'] == 299
+    assert result['rendered'] == 2 and result['shipped'] == 2
+    marks = re.search(r'host inventory: 300 managed profiles, (\d+) hashes sent, (\d+) of 4 buckets current', second.stdout)
+    assert marks, second.stdout[-3000:]
+    assert int(marks.group(2)) == 1, 'the three touched buckets are dirty, the fourth current'
+    touched = dict((bucket_of('%s.xml' % ma(phone), count), 0) for phone in (changed, edited, gone))
+    for phone in phones(300):
+        if bucket_of('%s.xml' % ma(phone), count) in touched:
+            touched[bucket_of('%s.xml' % ma(phone), count)] += 1
+    # the edited file does not verify, so its hash is not sent: every other file of the touched buckets is
+    assert int(marks.group(1)) == sum(touched.values()) - 1
+    fresh = tmp_path / 'fresh'
+    fresh.mkdir()
+    again = playbook(play(fresh, template, prune=True), extra_vars={'fleet': fleet})
+    assert again.rc == 0, again.stdout[-3000:]
+    ours, theirs = snapshot(dest), snapshot(fresh)
+    ours.pop('.phone_profiles.json'), theirs.pop('.phone_profiles.json')
+    assert dict((name, item[0]) for name, item in ours.items()) == dict((name, item[0]) for name, item in theirs.items())

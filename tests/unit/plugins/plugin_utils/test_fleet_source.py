@@ -82,8 +82,8 @@ def test_vault_encrypted_file_needs_and_uses_decrypt(tmp_path):
 def test_cache_parses_once_and_again_after_a_change(tmp_path, monkeypatch):
     path = write(tmp_path / 'all.yml', "- mac: '000e08abcd01'\n")
     calls = []
-    real = fleet.load_fleet_file
-    monkeypatch.setattr(fleet, 'load_fleet_file', lambda *args: calls.append(args[0]) or real(*args))
+    real = fleet._load_fleet_file  # pylint: disable=protected-access
+    monkeypatch.setattr(fleet, '_load_fleet_file', lambda *args: calls.append(args[0]) or real(*args))
     first = fleet.cached_fleet_file(path, 'mpp_phones')
     assert fleet.cached_fleet_file(path, 'mpp_phones') is first and len(calls) == 1
     write(tmp_path / 'all.yml', "- mac: '000e08abcd01'\n- mac: '000e08abcd02'\n")
@@ -180,3 +180,15 @@ def test_yaml_the_safe_loader_refuses_is_refused(tmp_path, text, expected):
     with pytest.raises(AnsibleParserError) as caught:
         fleet.load_fleet_file(path)
     assert 'odd.yml: not valid YAML' in str(caught.value) and expected in str(caught.value), str(caught.value)
+
+
+def test_read_fleet_data_says_whether_a_file_may_hold_templates(tmp_path):
+    plain = write(tmp_path / 'plain.json', json.dumps([{'mac': '000e08abcd01', 'lines': [{'password': 'a#b{c}'}]}]))
+    escaped = write(tmp_path / 'escaped.json', '[{"mac": "000e08abcd02", "note": "\\u007b\\u007b x }}"}]')
+    templated = write(tmp_path / 'templated.yml', "- mac: '000e08abcd03'\n  note: '{{ x }}'\n")
+    data = fleet.read_fleet_data([plain])
+    assert data.plain and data.phones == [{'mac': '000e08abcd01', 'lines': [{'password': 'a#b{c}'}]}]
+    assert type(data.phones[0]['lines'][0]['password']) is str  # pylint: disable=unidiomatic-typecheck
+    assert not fleet.read_fleet_data([escaped]).plain, 'an escape could spell a template'
+    assert fleet.read_fleet_data([escaped]).phones[0]['note'] == '{{ x }}'
+    assert not fleet.read_fleet_data([plain, templated]).plain
