@@ -123,6 +123,11 @@ class ActionModule(ActionBase):
             old_contents = published.pop('old_contents', None) or {}
             if published.get('failed'):
                 return published
+            if clean:
+                # The host lists the unchanged phones of the payload; those of the kept buckets are ours.
+                listed = set(published.get('unchanged') or [])
+                published['unchanged'] = [entry.mac for entry in entries if entry.mac in listed or buckets.of_entry[entry.index] in clean]
+            published.pop('kept', None)
             result.update(published)
             result['rendered'] = rendered['rendered']
             if self._play_context.diff and published.get('changed'):

@@ -36,7 +36,7 @@ import time
 
 from ansible_collections.phoneprov.mpp.plugins.module_utils.files import atomic_write, stage_file
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_filename import FilenameError, parse_filename
-from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import EmulatorError, mac_macro_values
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_rule import EmulatorError, mac_macro_value, mac_macro_values
 
 MANIFEST_VERSION = 1
 LOCK_WAIT_SECONDS = 2.0
@@ -63,29 +63,57 @@ def sha256_file(path):
 def is_profile_name(filename, mac):
     """True when ``filename`` is what some file name pattern gives the phone ``mac``: the MAC in one
     of its macro spellings, around it only what the file name rule allows (so one plain file name)."""
+    return _profile_pattern(filename, mac) is not None
+
+
+def _profile_pattern(filename, mac):
+    """(macro, prefix, suffix) of the file name pattern that gives ``filename`` for ``mac``, or None."""
     if not isinstance(filename, str) or not isinstance(mac, str):
-        return False
+        return None
     try:
         values = mac_macro_values(mac)
     except EmulatorError:
-        return False
+        return None
     for macro, value in values.items():
         if value in filename:
             try:
-                parse_filename(filename.replace(value, '$(%s)' % macro, 1))
+                parsed = parse_filename(filename.replace(value, '$(%s)' % macro, 1))
             except FilenameError:
                 continue
-            return True
-    return False
+            return macro, parsed.prefix, parsed.suffix
+    return None
 
 
-def entry_problem(filename, entry, manifest_name):
-    """Why a manifest entry cannot be one this module wrote, or None when it can."""
+class ProfileNames(object):
+    """:func:`is_profile_name` for a manifest's entries, which share one pattern: the pattern of the
+    first entry is learnt, and an entry it gives in the same MAC spelling is answered without trying
+    every spelling (any other entry goes through the whole rule)."""
+
+    def __init__(self):
+        self.learnt = None
+
+    def check(self, filename, mac):
+        if self.learnt is not None and type(filename) is str and type(mac) is str:  # pylint: disable=unidiomatic-typecheck
+            macro, prefix, suffix = self.learnt
+            try:
+                if filename == prefix + mac_macro_value(mac, macro) + suffix:
+                    return True
+            except EmulatorError:
+                return False
+        pattern = _profile_pattern(filename, mac)
+        if pattern is not None:
+            self.learnt = pattern
+        return pattern is not None
+
+
+def entry_problem(filename, entry, manifest_name, names=None):
+    """Why a manifest entry cannot be one this module wrote, or None when it can (``names``: a
+    ProfileNames shared by the entries of one manifest)."""
     if filename == manifest_name:
         return 'names the manifest itself'
     if not isinstance(entry, dict):
         return 'is not a manifest entry'
-    if not is_profile_name(filename, entry.get('mac')):
+    if not (names.check if names is not None else is_profile_name)(filename, entry.get('mac')):
         return 'is not a profile file name for MAC %r (one file in the directory, named by the file name rule)' % (entry.get('mac'),)
     return None
 
@@ -200,8 +228,9 @@ class Manifest(object):
         self.files, self.refused = {}, {}
         self.present = None
         files, self.push_digest = load_manifest(self.path, with_digest=True)
+        names = ProfileNames()
         for filename, entry in files.items():
-            problem = entry_problem(filename, entry, name)
+            problem = entry_problem(filename, entry, name, names)
             if problem:
                 self.refused[filename] = problem
             else:

@@ -639,9 +639,8 @@ def publish(module, publisher):
     shipped = 0
     recorded = False
     manifest.read_directory()
-    for filename, entry in kept_buckets(module, publisher).items():
-        wanted.add(filename)
-        unchanged.append(entry.get('mac'))
+    kept = kept_buckets(module, publisher)
+    wanted.update(kept)  # their MACs are not listed back: the controller knows them (its phones of those buckets)
     staging = Staging(publisher.mode, uid=publisher.uid, gid=publisher.gid)
     problem = None
     try:
@@ -705,11 +704,11 @@ def publish(module, publisher):
         temp_files = publisher.remove_stale_temp_files(set(manifest.files) | wanted | set(doomed))
     not_pruned.extend(left)
     counts = {'created': len(created), 'updated': len(updated), 'removed': len(removed),
-              'unchanged': len(unchanged), 'total': len(wanted)}
+              'unchanged': len(unchanged) + len(kept), 'total': len(wanted)}
     changed = bool(created or updated or removed or temp_files or publisher.created_dest)
     module.exit_json(changed=changed, created=created, updated=updated, removed=removed, unchanged=unchanged, counts=counts,
                      dest=publisher.dest, manifest=manifest.path, shipped=shipped, old_contents=old_contents,
-                     not_pruned=not_pruned, removed_temp_files=temp_files)
+                     not_pruned=not_pruned, removed_temp_files=temp_files, kept=len(kept))
 
 
 def main():
