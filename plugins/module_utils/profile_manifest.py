@@ -226,7 +226,7 @@ class Manifest(object):
         self.dest = dest
         self.path = os.path.join(dest, name)
         self.files, self.refused = {}, {}
-        self.present = None
+        self.present, self._dir_fd = None, None
         files, self.push_digest = load_manifest(self.path, with_digest=True)
         names = ProfileNames()
         for filename, entry in files.items():
@@ -244,13 +244,21 @@ class Manifest(object):
         except OSError:
             self.present = None
 
+    def _directory(self):
+        """The directory, open once (names looked up relative to it: no path to join and walk
+        per file, and no other directory swapped in under the same path half-way)."""
+        if self._dir_fd is None:
+            self._dir_fd = os.open(self.dest, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+            atexit.register(os.close, self._dir_fd)
+        return self._dir_fd
+
     def verified(self, filename):
         """(sha256, stat) of a managed file whose entry still matches, else (None, stat);
         (None, None) when there is no such file."""
         if self.present is not None and filename not in self.present:
             return None, None
         try:
-            st = os.lstat(os.path.join(self.dest, filename))
+            st = os.stat(filename, dir_fd=self._directory(), follow_symlinks=False)
         except FileNotFoundError:
             return None, None
         entry = self.files.get(filename)
