@@ -59,25 +59,35 @@ class _FleetYamlLoader(_YamlLoader):
     data: the generic constructor is about ten times slower on a fleet."""
 
     def construct_document(self, node):
+        self._built = {}
         try:
             return self._construct_plain(node)
         except RecursionError:
             raise yaml.YAMLError('an alias refers to a node that contains it')
         finally:
             self.constructed_objects, self.recursive_objects, self.state_generators = {}, {}, []
+            self._built = {}
 
     def _construct_plain(self, node):
         kind = type(node)
         if kind is ScalarNode and node.tag == _STR:
             return node.value
+        # An alias is the same node again: built once and shared, as the safe constructor does (a
+        # file of aliases of aliases would otherwise grow exponentially in memory).
+        built = self._built.get(id(node))
+        if built is not None:
+            return built[1]
         if kind is SequenceNode and node.tag == _SEQ:
-            return [self._construct_plain(item) for item in node.value]
-        if kind is MappingNode and node.tag == _MAP and not any(key.tag == _MERGE for key, _value in node.value):
+            value = [self._construct_plain(item) for item in node.value]
+        elif kind is MappingNode and node.tag == _MAP and not any(key.tag == _MERGE for key, _value in node.value):
             try:
-                return dict((self._construct_plain(key), self._construct_plain(value)) for key, value in node.value)
+                value = dict((self._construct_plain(key), self._construct_plain(value)) for key, value in node.value)
             except TypeError:  # an unhashable key: the safe constructor names it
-                pass
-        return self.construct_object(node, deep=True)
+                value = self.construct_object(node, deep=True)
+        else:
+            value = self.construct_object(node, deep=True)
+        self._built[id(node)] = (node, value)  # the node kept alive: its id stays its own
+        return value
 
 
 @contextlib.contextmanager

@@ -192,3 +192,12 @@ def test_read_fleet_data_says_whether_a_file_may_hold_templates(tmp_path):
     assert not fleet.read_fleet_data([escaped]).plain, 'an escape could spell a template'
     assert fleet.read_fleet_data([escaped]).phones[0]['note'] == '{{ x }}'
     assert not fleet.read_fleet_data([plain, templated]).plain
+
+
+def test_yaml_aliases_are_shared_not_copied(tmp_path):
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 9):
+        levels.append('a%d: &a%d [%s]' % (level, level, ', '.join(['*a%d' % (level - 1)] * 10)))
+    text = "- mac: '000e08abcd01'\n  bomb: {%s}\n" % ', '.join(levels)  # 10 ** 9 strings if copied
+    entry = fleet.load_fleet_file(write(tmp_path / 'laughs.yml', text))[0]
+    assert entry['bomb']['a8'][0] is entry['bomb']['a7'] and entry['bomb']['a1'][9] is entry['bomb']['a0']
