@@ -42,7 +42,8 @@ from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.fleet_source import read_fleet_data, resolve_file_string, resolve_paths
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.phone_entries import check_phones
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.profile_diff import profile_diff
-from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import LoadedTemplate, build_render_context, fingerprints, push_digest, template_searchpath
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_context import (
+    LoadedTemplate, build_render_context, fingerprints, push_digest, template_searchpath)
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.render_workers import RenderError, RenderJob, RenderShare, render_all
 
 display = Display()

@@ -320,8 +320,8 @@ def servers(workdir, layout, size, count):
     for name in trees[0][:50]:
         if name.endswith('.xml'):
             assert len(set((dest / name).read_bytes() for dest in dests)) == 1, 'servers differ in %s' % name
-    print('%7d phones, %d servers (%s): first %.1f s, rerun %.1f s' % (size, count, layout, out['first']['seconds'],
-                                                                      out['rerun']['seconds']), flush=True)
+    print('%7d phones, %d servers (%s): first %.1f s, rerun %.1f s'
+          % (size, count, layout, out['first']['seconds'], out['rerun']['seconds']), flush=True)
     shutil.rmtree(workdir)
     return out
 
@@ -463,8 +463,8 @@ def write_results(options, results, children):
                 parts.append('%s %.1f s%s, %.2f x fastest' % (label, value, verdict(value, targets.get(name)), value / fastest[name]))
             rss = max(out[name]['rss_mb'] for name in ('first', 'rerun', 'one', 'check_diff'))
             rss_target = RSS_TARGET_MB.get(size)
-            parts.append('peak RSS %.0f MB%s' % (rss, (' (target < %d MB: %s)' % (rss_target, 'met' if rss < rss_target else 'MISSED'))
-                                                   if rss_target else ''))
+            rss_verdict = (' (target < %d MB: %s)' % (rss_target, 'met' if rss < rss_target else 'MISSED')) if rss_target else ''
+            parts.append('peak RSS %.0f MB%s' % (rss, rss_verdict))
             spread = max(out[name]['seconds'] / fastest[name] for name in fastest)
             parts.append('within %.1f x of the fastest: %s' % (LAYOUT_SPREAD, 'yes' if spread <= LAYOUT_SPREAD else 'no (%.2f x)' % spread))
             lines.append('- %d phones, %s: %s.' % (size, layout, '; '.join(parts)))
@@ -473,12 +473,13 @@ def write_results(options, results, children):
             ratio = many['first']['seconds'] / one['first']['seconds']
             # The servers here share one disk and two cores: the other servers' files are created here too.
             net = (many['first']['seconds'] - (options.servers - 1) * rows['create']) / one['first']['seconds']
+            net_text = ('%.2f x' % net) if net > 0 else 'not meaningful (the disk changed speed between the runs)'
             lines.append('- %d phones, %d servers (%s): first push %.1f s against %.1f s for one server, %.2f x (target < %.1f x: %s);'
-                         ' %.2f x without the %d other servers\' file creation (%d x %.1f s in plain Python), which real servers do'
-                         ' on their own disks; rerun %.1f s against %.1f s.' % (
+                         ' without the %d other servers\' file creation (%d x %.1f s in plain Python), which real servers do'
+                         ' on their own disks: %s; rerun %.1f s against %.1f s.' % (
                              size, options.servers, options.servers_layout, many['first']['seconds'], one['first']['seconds'],
-                             ratio, SERVERS_TARGET, 'met' if ratio < SERVERS_TARGET else 'MISSED', net, options.servers - 1,
-                             options.servers - 1, rows['create'], many['rerun']['seconds'], one['rerun']['seconds']))
+                             ratio, SERVERS_TARGET, 'met' if ratio < SERVERS_TARGET else 'MISSED', options.servers - 1,
+                             options.servers - 1, rows['create'], net_text, many['rerun']['seconds'], one['rerun']['seconds']))
     lines += ['', '## Phases inside the task (seconds since the task started)', '']
     for size, rows in results['sizes'].items():
         for layout, out in rows['layouts'].items():
