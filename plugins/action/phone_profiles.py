@@ -4,14 +4,16 @@
 """Controller half of phoneprov.mpp.phone_profiles: render the fleet, ship one payload.
 
 1. Take the fleet from ``phones`` or read it from ``phones_from`` (plugin_utils/fleet_source.py,
-   on the controller, never an inventory variable), then check every phone entry (plugin_utils/phone_entries.py over module_utils/phone_entry.py: MAC
-   rule, duplicates, key, template choice; the file name rule of module_utils/profile_filename.py)
-   before any work.
-2. Ask the managed host for the hashes of the profiles it holds (module, ``inventory: true``).
-3. Build the render context once (plugin_utils/render_context.py: templar, shared variables,
-   render fingerprint, direct rendering), then render, check, encode and hash every phone
-   (plugin_utils/render_workers.py). Profiles whose hash differs from the host's go into one
-   payload file (module_utils/profile_payload.py).
+   on the controller, never an inventory variable), then check every phone entry
+   (plugin_utils/phone_entries.py over module_utils/phone_entry.py: MAC rule, duplicates, key,
+   template choice; the file name rule of module_utils/profile_filename.py) before any work.
+2. Build the render context once (plugin_utils/render_context.py: templar, shared variables,
+   render fingerprints, push digest, direct rendering) and the bucket digests
+   (module_utils/profile_buckets.py), then ask the managed host (module, ``inventory: true``)
+   whether it holds this push already, and for the hashes of the buckets that differ.
+3. Render, check, encode and hash every phone of those buckets (plugin_utils/render_workers.py).
+   Profiles whose hash differs from the host's go into one payload file
+   (module_utils/profile_payload.py).
 4. Transfer the payload and run the module, which writes changed files atomically and prunes;
    with ``--diff``, plugin_utils/profile_diff.py shows the changes with secrets masked.
 Any failure in 1 or 3 stops the task before step 4: nothing is published.
