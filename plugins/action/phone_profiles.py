@@ -91,8 +91,9 @@ class ActionModule(ActionBase):
             module_args = dict((name, args[name]) for name in MODULE_ARGUMENTS)
             module_args['phones'] = []
             context = self._render_context(args, templates, task_vars)
-            buckets = self._buckets(context, entries)
-            digest = push_digest(context, args, entries, buckets.fingerprints if buckets else None)
+            prints = fingerprints(context, entries) if context.digest is not None else None
+            buckets = self._buckets(entries, prints)
+            digest = push_digest(context, args, entries, prints)
             self._mark('push digest %s' % ('computed' if digest else 'not available: values that cannot be fingerprinted'))
             if digest:
                 module_args['push_digest'] = digest
@@ -235,13 +236,10 @@ class ActionModule(ActionBase):
         self._mark('%d template variables resolved once for all phones, %d per phone' % (len(context.shared), len(context.per_phone)))
         return context
 
-    def _buckets(self, context, entries):
-        """Every phone's render fingerprint and bucket, and the bucket digests
-        (module_utils/profile_buckets.py); None when the inputs cannot be fingerprinted."""
-        if context.digest is None or not entries:
-            return None
-        prints = fingerprints(context, entries)
-        if any(render is None for render in prints):
+    def _buckets(self, entries, prints):
+        """Every phone's bucket and the bucket digests (module_utils/profile_buckets.py) from the
+        phones' render fingerprints ``prints``; None when a phone has none (or there are no phones)."""
+        if not prints or any(render is None for render in prints):
             return None
         count = bucket_count(len(entries))
         digests = bucket_digests(((entry.filename, render) for entry, render in zip(entries, prints)), count)

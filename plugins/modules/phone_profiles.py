@@ -391,7 +391,7 @@ from ansible_collections.phoneprov.mpp.plugins.module_utils.files import fsync_d
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_profiles_spec import task_argument_spec
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_manifest import Manifest, ManifestError, ManifestLock, sha256_file
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_payload import read_payload
-from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_buckets import UNKNOWN, bucket_digests, bucket_of, differing_buckets
+from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_buckets import bucket_digests, bucket_of, differing_buckets
 from ansible_collections.phoneprov.mpp.plugins.module_utils.profile_staging import Staging
 
 DIFF_OLD_LIMIT = 256 * 1024
@@ -582,7 +582,7 @@ def kept_buckets(module, publisher):
         module.fail_json(msg='keep_buckets needs buckets, and bucket numbers below their count')
     manifest = publisher.manifest
     ours = host_bucket_digests(manifest, verified_hashes(publisher), count)
-    moved = [bucket for bucket in sorted(keep) if ours[bucket] == UNKNOWN or ours[bucket] != digests[bucket]]
+    moved = sorted(keep.intersection(differing_buckets(ours, digests)))
     if moved:
         module.fail_json(msg='profiles in %s changed on the managed host during the push (%d buckets of files no longer as '
                              'the inventory saw them); run the task again (%s)' % (publisher.dest, len(moved), UNCHANGED))
