@@ -454,8 +454,28 @@ class ProvisioningServer(object):
         if files:
             cmd += ['--cert', files['cert'], '--key', files['key']]
         cmd.append(self.url(path))
+        logged_before = self._access_log_size()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10, check=False)
-        return CurlResult(proc, headers_file, body_file)
+        result = CurlResult(proc, headers_file, body_file)
+        if result.status:
+            self._wait_for_access_log(logged_before)
+        return result
+
+    def _access_log_size(self):
+        try:
+            return self.access_log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _wait_for_access_log(self, size_before, limit=5.0):
+        # nginx writes the log line in its log phase, after the last byte of the response went
+        # out: curl can return before it. A request that got an answer is logged; wait for it.
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            data = self.access_log.read_bytes() if self.access_log.exists() else b''
+            if len(data) > size_before and data.endswith(b'\n'):
+                return
+            time.sleep(0.01)
 
     def log_lines(self):
         if not self.access_log.exists():
