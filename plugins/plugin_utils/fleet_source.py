@@ -27,22 +27,16 @@ import json
 import os
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 
-try:
-    from yaml import CSafeLoader as _YamlLoader
-except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml import SafeLoader as _YamlLoader
-
 from ansible_collections.phoneprov.mpp.plugins.module_utils.phone_entry import PhoneEntryError, phone_mac
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.core_compat import read_text_file, trust_as_template
 from ansible_collections.phoneprov.mpp.plugins.plugin_utils.direct_render import possibly_template
+from ansible_collections.phoneprov.mpp.plugins.plugin_utils.plain_yaml import load_plain_yaml
 
 EXTENSIONS = ('.yml', '.yaml', '.json', '.csv')
-_STR, _MAP, _SEQ, _MERGE = ('tag:yaml.org,2002:' + name for name in ('str', 'map', 'seq', 'merge'))
 VAULT_HEADER = b'$ANSIBLE_VAULT'
 DEFAULT_VARIABLE = 'mpp_phones'
 # What a file must contain somewhere for one of its strings to be a template (direct_render.possibly_template).
@@ -51,43 +45,6 @@ TEMPLATE_MARKERS = (b'{{', b'{%', b'{#', b'#jinja2:')
 # path -> ((mtime_ns, size, inode, variable), entries, plain); one parse per file and process.
 _PARSED = {}
 FleetData = collections.namedtuple('FleetData', 'phones plain')
-
-
-class _FleetYamlLoader(_YamlLoader):
-    """The safe loader, building plain strings, mappings and lists straight from their nodes and
-    every other node (numbers, booleans, merge keys, ...) with the safe constructor, to the same
-    data: the generic constructor is about ten times slower on a fleet."""
-
-    def construct_document(self, node):
-        self._built = {}
-        try:
-            return self._construct_plain(node)
-        except RecursionError:
-            raise yaml.YAMLError('an alias refers to a node that contains it')
-        finally:
-            self.constructed_objects, self.recursive_objects, self.state_generators = {}, {}, []
-            self._built = {}
-
-    def _construct_plain(self, node):
-        kind = type(node)
-        if kind is ScalarNode and node.tag == _STR:
-            return node.value
-        # An alias is the same node again: built once and shared, as the safe constructor does (a
-        # file of aliases of aliases would otherwise grow exponentially in memory).
-        built = self._built.get(id(node))
-        if built is not None:
-            return built[1]
-        if kind is SequenceNode and node.tag == _SEQ:
-            value = [self._construct_plain(item) for item in node.value]
-        elif kind is MappingNode and node.tag == _MAP and not any(key.tag == _MERGE for key, _value in node.value):
-            try:
-                value = dict((self._construct_plain(key), self._construct_plain(value)) for key, value in node.value)
-            except TypeError:  # an unhashable key: the safe constructor names it
-                value = self.construct_object(node, deep=True)
-        else:
-            value = self.construct_object(node, deep=True)
-        self._built[id(node)] = (node, value)  # the node kept alive: its id stays its own
-        return value
 
 
 @contextlib.contextmanager
@@ -148,7 +105,7 @@ def _structured_entries(path, raw, variable):
         if is_json:
             data = json.loads(raw)
         else:
-            data = yaml.load(raw, Loader=_FleetYamlLoader)  # nosec B506 - a safe loader
+            data = load_plain_yaml(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise AnsibleParserError('%s: not valid %s: %s' % (path, 'JSON' if is_json else 'YAML', to_native(exc)))
     if data is None:
