@@ -50,10 +50,10 @@ def load_plain_yaml(raw):
 class _Open(object):
     """A mapping or sequence whose end event has not come yet."""
 
-    __slots__ = ('value', 'anchor', 'key', 'merges')
+    __slots__ = ('value', 'is_list', 'anchor', 'key', 'merges')
 
     def __init__(self, value, anchor):
-        self.value, self.anchor, self.key, self.merges = value, anchor, _NO_KEY, None
+        self.value, self.is_list, self.anchor, self.key, self.merges = value, isinstance(value, list), anchor, _NO_KEY, None
 
 
 class _EventBuilder(object):
@@ -62,14 +62,18 @@ class _EventBuilder(object):
         self.loader = loader
         self.anchors = {}  # anchor -> the value it built
         self.open_anchors = set()
+        # resolve() looks only at plain scalars starting with one of these characters and answers
+        # str for every other scalar: asked only where it can answer something else.
+        resolvers = loader.yaml_implicit_resolvers
+        self.resolved_starts = None if loader.yaml_path_resolvers or None in resolvers else resolvers
 
     def document(self):
         get_event = self.loader.get_event
         get_event()  # the stream start
-        if type(get_event()) is StreamEndEvent:  # no document at all (an empty file)
+        if isinstance(get_event(), StreamEndEvent):  # no document at all (an empty file)
             return None
         value = self._root(get_event)
-        if type(get_event()) is not DocumentEndEvent or type(get_event()) is not StreamEndEvent:
+        if not isinstance(get_event(), DocumentEndEvent) or not isinstance(get_event(), StreamEndEvent):
             raise _NodeTreeNeeded  # a second document: the loader names the error
         return value
 
@@ -95,11 +99,23 @@ class _EventBuilder(object):
                 if value is _MERGE_KEY:
                     raise _NodeTreeNeeded
                 return value
-            self._add(stack[-1], value)
+            collection = stack[-1]
+            # Most events end here: an item of a list, or the value of a mapping's plain key.
+            if value is not _MERGE_KEY:
+                if collection.is_list:
+                    collection.value.append(value)
+                    continue
+                if collection.key is not _NO_KEY and collection.key is not _MERGE_KEY:
+                    collection.value[collection.key] = value
+                    collection.key = _NO_KEY
+                    continue
+            self._key_or_merge(collection, value)
 
     def _scalar(self, event):
         tag = event.tag
-        if tag in _NON_SPECIFIC:
+        if tag is None and self.resolved_starts and not (event.implicit[0] and event.value[:1] in self.resolved_starts):
+            tag = _STR
+        elif tag in _NON_SPECIFIC:
             tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
         if tag == _STR:
             value = event.value
@@ -136,21 +152,17 @@ class _EventBuilder(object):
             self.anchors[collection.anchor] = value
         return value
 
-    def _add(self, collection, value):
-        if value is _MERGE_KEY and (type(collection.value) is list or collection.key is not _NO_KEY):
+    def _key_or_merge(self, collection, value):
+        """A mapping's next key, or the value of its ``<<``: what _root leaves to this."""
+        if value is _MERGE_KEY and (collection.is_list or collection.key is not _NO_KEY):
             raise _NodeTreeNeeded  # ``<<`` anywhere but as a key: the safe loader refuses it
-        if type(collection.value) is list:
-            collection.value.append(value)
-        elif collection.key is _NO_KEY:
-            if isinstance(value, (dict, list)):
-                raise _NodeTreeNeeded  # a complex key
-            collection.key = value
-        elif collection.key is _MERGE_KEY:
+        if collection.key is _MERGE_KEY:
             collection.key = _NO_KEY
             self._merge(collection, value)
+        elif isinstance(value, (dict, list)):
+            raise _NodeTreeNeeded  # a complex key
         else:
-            collection.value[collection.key] = value
-            collection.key = _NO_KEY
+            collection.key = value
 
     @staticmethod
     def _merge(collection, value):
