@@ -50,10 +50,10 @@ def load_plain_yaml(raw):
 class _Open(object):
     """A mapping or sequence whose end event has not come yet."""
 
-    __slots__ = ('value', 'is_list', 'anchor', 'key', 'merges')
+    __slots__ = ('value', 'is_list', 'anchor', 'key', 'merge_source')
 
     def __init__(self, value, anchor):
-        self.value, self.is_list, self.anchor, self.key, self.merges = value, isinstance(value, list), anchor, _NO_KEY, None
+        self.value, self.is_list, self.anchor, self.key, self.merge_source = value, isinstance(value, list), anchor, _NO_KEY, None
 
 
 class _EventBuilder(object):
@@ -142,9 +142,9 @@ class _EventBuilder(object):
         value = collection.value
         if collection.key is not _NO_KEY:  # pragma: no cover - libyaml pairs every key
             raise _NodeTreeNeeded
-        if collection.merges is not None:
+        if collection.merge_source is not None:
             # The safe loader's merge: the merged keys first, the mapping's own keys over them.
-            merged = dict(collection.merges)
+            merged = dict(collection.merge_source)
             merged.update(value)
             value = merged
         if collection.anchor is not None:
@@ -169,9 +169,9 @@ class _EventBuilder(object):
         # One ``<<: *defaults`` a mapping, the common case, which every PyYAML merges alike. A list
         # of sources or a second ``<<`` PyYAML 6.0.2 orders otherwise than earlier versions: the
         # node-tree loader gives what the installed one does, as group_vars would.
-        if not isinstance(value, dict) or collection.merges is not None:
+        if not isinstance(value, dict) or collection.merge_source is not None:
             raise _NodeTreeNeeded
-        collection.merges = value
+        collection.merge_source = value
 
     def _anchor(self, anchor, value):
         if anchor is not None:
